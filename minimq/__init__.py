@@ -1,0 +1,26 @@
+"""minimq: an embeddable, in-process message broker with RabbitMQ 3.10's AMQP 0-9-1 model.
+
+The supported surface is re-exported here.  Layout: the core (this package's top-level modules)
+knows nothing of persistence, asyncio or the pika facade; those live in subpackages that depend on
+the core, never the reverse.
+"""
+
+from .broker import Broker
+from .channel import Channel, Connection, PublishOutcome, QueueDeclareOk
+from .clock import Clock, ManualClock, SystemClock
+from .errors import (AccessRefused, AMQPError, ChannelClosed, ChannelError, ChannelErrorHard,
+                     CommandInvalid, ConnectionClosed, ConnectionError, ConnectionForced, InternalError,
+                     NotAllowed, NotFound, NotImplementedByServer, PreconditionFailed, ResourceLocked)
+from .message import ConsumerCancelled, Delivery, Message, Properties, Returned
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Broker", "Connection", "Channel", "PublishOutcome", "QueueDeclareOk",
+    "Clock", "ManualClock", "SystemClock",
+    "Properties", "Message", "Delivery", "Returned", "ConsumerCancelled",
+    "AMQPError", "ChannelError", "ConnectionError", "AccessRefused", "NotFound", "ResourceLocked",
+    "PreconditionFailed", "ConnectionForced", "CommandInvalid", "ChannelErrorHard", "NotAllowed",
+    "NotImplementedByServer", "InternalError", "ChannelClosed", "ConnectionClosed",
+    "__version__",
+]

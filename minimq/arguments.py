@@ -1,0 +1,206 @@
+"""Declare arguments: validation of new queues, equivalence of redeclares, as RabbitMQ 3.10 words them.
+
+Validation runs only when a queue is created; a redeclare never validates, it compares (a differing
+value, valid or not, is an equivalence mismatch).  Texts follow SEMANTICS.md §6.2-§6.3 and §14.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import PreconditionFailed
+from .fieldtypes import format_value, is_integer, type_class, type_name
+
+__all__ = ["validate_queue_arguments", "queue_settings", "check_queue_equivalence",
+           "check_exchange_equivalence", "validate_exchange_arguments", "MAX_TTL"]
+
+MAX_TTL = 315_360_000_000
+
+#: compared on redeclare, in this order
+_EQUIVALENCE_ORDER = (
+    "x-expires", "x-message-ttl", "x-dead-letter-exchange", "x-dead-letter-routing-key",
+    "x-max-length", "x-max-length-bytes", "x-max-priority", "x-overflow", "x-queue-mode",
+    "x-queue-version", "x-single-active-consumer", "x-queue-type", "x-queue-master-locator",
+)
+_QUORUM_EQUIVALENCE = ("x-delivery-limit", "x-dead-letter-strategy")
+
+_OTHER_TYPE_ARGS_CLASSIC = (
+    "x-delivery-limit", "x-max-age", "x-dead-letter-strategy", "x-quorum-initial-group-size",
+    "x-max-in-memory-length", "x-max-in-memory-bytes", "x-queue-leader-locator",
+    "x-initial-cluster-size", "x-stream-max-segment-size-bytes",
+)
+_CLASSIC_ONLY_ARGS = ("x-max-priority", "x-queue-mode", "x-queue-version", "x-queue-master-locator",
+                      "x-max-age", "x-stream-max-segment-size-bytes", "x-initial-cluster-size")
+
+
+def _invalid(arg: str, queue: str, vhost: str, term: str) -> PreconditionFailed:
+    return PreconditionFailed(f"invalid arg '{arg}' for queue '{queue}' in vhost '{vhost}': {term}")
+
+
+def _expect_integer(arg: str, value: Any, queue: str, vhost: str) -> int:
+    if not is_integer(value):
+        raise _invalid(arg, queue, vhost, f'"expected integer, got {type_name(value)}"')
+    return value
+
+
+def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, durable: bool,
+                             exclusive: bool, auto_delete: bool, server_named: bool) -> None:
+    """Raise 406 for the first invalid argument of a queue being created, in RabbitMQ's order."""
+    if "x-dead-letter-exchange" in args and not isinstance(args["x-dead-letter-exchange"], str):
+        raise PreconditionFailed(
+            f"invalid type '{type_name(args['x-dead-letter-exchange'])}' for arg "
+            f"'x-dead-letter-exchange' in queue '{name}' in vhost '{vhost}'")
+    qtype = args.get("x-queue-type", "classic")
+    if "x-queue-type" in args:
+        if not isinstance(qtype, str):
+            raise _invalid("x-queue-type", name, vhost, f"{{unacceptable_type,{type_name(qtype)}}}")
+        if qtype not in ("classic", "quorum", "stream"):
+            raise _invalid("x-queue-type", name, vhost, f"\"unsupported queue type '{qtype}'\"")
+    if "x-expires" in args:
+        value = _expect_integer("x-expires", args["x-expires"], name, vhost)
+        if value == 0:
+            raise _invalid("x-expires", name, vhost, "{value_zero,0}")
+        if value < 0:
+            raise _invalid("x-expires", name, vhost, f"{{value_negative,{value}}}")
+        if value > MAX_TTL:
+            raise _invalid("x-expires", name, vhost, f"{{value_too_large,{value}}}")
+    if "x-message-ttl" in args:
+        value = _expect_integer("x-message-ttl", args["x-message-ttl"], name, vhost)
+        if value < 0:
+            raise _invalid("x-message-ttl", name, vhost, f"{{value_negative,{value}}}")
+        if value > MAX_TTL:
+            raise _invalid("x-message-ttl", name, vhost, f"{{value_too_large,{value}}}")
+    if "x-dead-letter-routing-key" in args:
+        value = args["x-dead-letter-routing-key"]
+        if not isinstance(value, str):
+            raise _invalid("x-dead-letter-routing-key", name, vhost, f"{{unacceptable_type,{type_name(value)}}}")
+        if "x-dead-letter-exchange" not in args:
+            raise _invalid("x-dead-letter-routing-key", name, vhost, "routing_key_but_no_dlx_defined")
+    for arg in ("x-max-length", "x-max-length-bytes"):
+        if arg in args:
+            value = _expect_integer(arg, args[arg], name, vhost)
+            if value < 0:
+                raise _invalid(arg, name, vhost, f"{{value_negative,{value}}}")
+    if "x-max-priority" in args:
+        value = _expect_integer("x-max-priority", args["x-max-priority"], name, vhost)
+        if value < 0:
+            raise _invalid("x-max-priority", name, vhost, f"{{value_negative,{value}}}")
+        if value > 255:
+            raise _invalid("x-max-priority", name, vhost, f"{{max_value_exceeded,{value}}}")
+    if "x-overflow" in args:
+        value = args["x-overflow"]
+        if not isinstance(value, str):
+            raise _invalid("x-overflow", name, vhost, f"{{unacceptable_type,{type_name(value)}}}")
+        if value not in ("drop-head", "reject-publish", "reject-publish-dlx"):
+            raise _invalid("x-overflow", name, vhost, "invalid_overflow")
+    if "x-queue-mode" in args and args["x-queue-mode"] not in ("default", "lazy"):
+        raise _invalid("x-queue-mode", name, vhost,
+                       f"\"unsupported queue mode '{format_value(args['x-queue-mode'])}'\"")
+    if "x-queue-version" in args and not (is_integer(args["x-queue-version"]) and args["x-queue-version"] in (1, 2)):
+        raise _invalid("x-queue-version", name, vhost,
+                       f"\"unsupported queue version '{format_value(args['x-queue-version'])}'\"")
+    if "x-single-active-consumer" in args and not isinstance(args["x-single-active-consumer"], bool):
+        raise _invalid("x-single-active-consumer", name, vhost,
+                       f"{{unacceptable_type,{type_name(args['x-single-active-consumer'])}}}")
+    if qtype == "quorum":
+        for arg in _CLASSIC_ONLY_ARGS:
+            if arg in args:
+                raise PreconditionFailed(f"invalid arg '{arg}' for queue '{name}' in vhost '{vhost}' "
+                                         f"of queue type rabbit_quorum_queue")
+        if auto_delete:
+            raise PreconditionFailed(f"invalid property 'auto-delete' for queue '{name}' in vhost '{vhost}'")
+        if exclusive:
+            raise PreconditionFailed(f"invalid property 'exclusive-owner' for queue '{name}' in vhost '{vhost}'")
+        if not durable:
+            raise PreconditionFailed(f"invalid property 'non-durable' for queue '{name}' in vhost '{vhost}'")
+        if server_named:
+            raise PreconditionFailed("Cannot declare a server-named queue for type rabbit_quorum_queue")
+    elif qtype == "classic":
+        for arg in _OTHER_TYPE_ARGS_CLASSIC:
+            if arg in args:
+                raise PreconditionFailed(f"invalid arg '{arg}' for queue '{name}' in vhost '{vhost}' "
+                                         f"of queue type rabbit_classic_queue")
+
+
+def queue_settings(args: dict[str, Any]) -> dict[str, Any]:
+    """The queue's effective settings from validated declare arguments (policies may add to them)."""
+    out: dict[str, Any] = {}
+    for arg, key in (("x-message-ttl", "message-ttl"), ("x-expires", "expires"),
+                     ("x-dead-letter-exchange", "dead-letter-exchange"),
+                     ("x-dead-letter-routing-key", "dead-letter-routing-key"),
+                     ("x-max-length", "max-length"), ("x-max-length-bytes", "max-length-bytes"),
+                     ("x-overflow", "overflow"), ("x-max-priority", "max-priority"),
+                     ("x-single-active-consumer", "single-active-consumer"),
+                     ("x-queue-type", "queue-type"), ("x-delivery-limit", "delivery-limit")):
+        if arg in args:
+            out[key] = args[arg]
+    if out.get("queue-type") == "quorum" and out.get("overflow") == "reject-publish-dlx":
+        out["overflow"] = "drop-head"
+    if "delivery-limit" in out and not is_integer(out["delivery-limit"]):
+        del out["delivery-limit"]
+    return out
+
+
+def _mismatch(kind: str, name: str, vhost: str, field: str, received: str) -> PreconditionFailed:
+    return PreconditionFailed(f"inequivalent arg '{field}' for {kind} '{name}' in vhost '{vhost}': received {received}")
+
+
+def _bool(value: bool) -> str:
+    return "'true'" if value else "'false'"
+
+
+def _compare_argument(kind: str, name: str, vhost: str, arg: str, old: Any, new: Any,
+                      old_present: bool, new_present: bool) -> None:
+    if not old_present and not new_present:
+        return
+    if old_present and not new_present:
+        raise _mismatch(kind, name, vhost, arg,
+                        f"none but current is the value '{format_value(old)}' of type '{type_name(old)}'")
+    if new_present and not old_present:
+        raise _mismatch(kind, name, vhost, arg,
+                        f"the value '{format_value(new)}' of type '{type_name(new)}' but current is none")
+    if type_class(old) != type_class(new) or old != new or (isinstance(old, bool) != isinstance(new, bool)):
+        raise _mismatch(kind, name, vhost, arg, f"'{format_value(new)}' but current is '{format_value(old)}'")
+
+
+def check_queue_equivalence(name: str, vhost: str, *, durable: bool, auto_delete: bool,
+                            old_durable: bool, old_auto_delete: bool,
+                            args: dict[str, Any], old_args: dict[str, Any]) -> None:
+    """406 for the first difference between a redeclare and the existing queue (exclusivity is the caller's)."""
+    if durable != old_durable:
+        raise _mismatch("queue", name, vhost, "durable", f"{_bool(durable)} but current is {_bool(old_durable)}")
+    if auto_delete != old_auto_delete:
+        raise _mismatch("queue", name, vhost, "auto_delete",
+                        f"{_bool(auto_delete)} but current is {_bool(old_auto_delete)}")
+    quorum = old_args.get("x-queue-type") == "quorum"
+    order = _EQUIVALENCE_ORDER + (_QUORUM_EQUIVALENCE if quorum else ())
+    for arg in order:
+        old, new = old_args.get(arg), args.get(arg)
+        old_present, new_present = arg in old_args, arg in args
+        if arg == "x-queue-type":
+            old = old if old_present else "classic"
+            new = new if new_present else "classic"
+            old_present = new_present = True
+        _compare_argument("queue", name, vhost, arg, old, new, old_present, new_present)
+
+
+def validate_exchange_arguments(name: str, vhost: str, args: dict[str, Any]) -> None:
+    if "alternate-exchange" in args and not isinstance(args["alternate-exchange"], str):
+        raise PreconditionFailed(
+            f"invalid type '{type_name(args['alternate-exchange'])}' for arg 'alternate-exchange' "
+            f"in exchange '{name}' in vhost '{vhost}'")
+
+
+def check_exchange_equivalence(name: str, vhost: str, *, type: str, durable: bool, auto_delete: bool,  # noqa: A002
+                               internal: bool, args: dict[str, Any], existing: Any) -> None:
+    if type != existing.type:
+        raise _mismatch("exchange", name, vhost, "type", f"'{type}' but current is '{existing.type}'")
+    for field, new, old in (("durable", durable, existing.durable),
+                            ("auto_delete", auto_delete, existing.auto_delete),
+                            ("internal", internal, existing.internal)):
+        if new != old:
+            raise _mismatch("exchange", name, vhost, field, f"{_bool(new)} but current is {_bool(old)}")
+    old_args = existing.arguments
+    _compare_argument("exchange", name, vhost, "alternate-exchange", old_args.get("alternate-exchange"),
+                      args.get("alternate-exchange"), "alternate-exchange" in old_args,
+                      "alternate-exchange" in args)

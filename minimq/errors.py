@@ -1,0 +1,150 @@
+"""The one error family of the core.
+
+Every refusal the broker makes is an :class:`AMQPError` carrying the AMQP ``reply_code`` and the
+``reply_text`` RabbitMQ 3.10 would send, byte for byte.  Two branches tell what the error closes:
+
+* :class:`ChannelError` (soft: 403, 404, 405, 406) closes the channel that made the call;
+* :class:`ConnectionError` (hard: 320, 503, 504, 530, 540, 541) closes the connection and every
+  channel on it.
+
+Using a channel or connection after it closed raises :class:`ChannelClosed` /
+:class:`ConnectionClosed`, which carry the error that closed it (``cause``).
+
+Facades (``minimq.compat.pika``, ``minimq.aio``) translate this family in one function at their
+boundary; the core raises nothing else for protocol-level refusals.  Plain programming mistakes
+(a ``str`` body where bytes are needed, a non-``str`` name) raise ``TypeError``/``ValueError``
+before any state changes.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AMQPError",
+    "ChannelError",
+    "ConnectionError",
+    "AccessRefused",
+    "NotFound",
+    "ResourceLocked",
+    "PreconditionFailed",
+    "ConnectionForced",
+    "CommandInvalid",
+    "ChannelErrorHard",
+    "NotAllowed",
+    "NotImplementedByServer",
+    "InternalError",
+    "ChannelClosed",
+    "ConnectionClosed",
+    "error_for_code",
+]
+
+
+class AMQPError(Exception):
+    """Base of every refusal the broker makes; ``reply_code`` and ``reply_text`` as on the wire."""
+
+    reply_code: int = 0
+    name: str = ""
+
+    def __init__(self, explanation: str = "", reply_code: int | None = None) -> None:
+        if reply_code is not None:
+            self.reply_code = reply_code
+        self.explanation = explanation
+        if explanation:
+            self.reply_text = f"{self.name} - {explanation}" if self.name else explanation
+        else:
+            self.reply_text = self.name
+        super().__init__(self.reply_code, self.reply_text)
+
+    def __str__(self) -> str:
+        return f"({self.reply_code}) {self.reply_text}"
+
+
+class ChannelError(AMQPError):
+    """A soft error: the channel that made the call is closed; its siblings keep working."""
+
+    closes_connection = False
+
+
+class ConnectionError(AMQPError):  # noqa: A001 - AMQP's name; shadows the builtin only inside this module
+    """A hard error: the whole connection is closed."""
+
+    closes_connection = True
+
+
+class AccessRefused(ChannelError):
+    reply_code = 403
+    name = "ACCESS_REFUSED"
+
+
+class NotFound(ChannelError):
+    reply_code = 404
+    name = "NOT_FOUND"
+
+
+class ResourceLocked(ChannelError):
+    reply_code = 405
+    name = "RESOURCE_LOCKED"
+
+
+class PreconditionFailed(ChannelError):
+    reply_code = 406
+    name = "PRECONDITION_FAILED"
+
+
+class ConnectionForced(ConnectionError):
+    reply_code = 320
+    name = "CONNECTION_FORCED"
+
+
+class CommandInvalid(ConnectionError):
+    reply_code = 503
+    name = "COMMAND_INVALID"
+
+
+class ChannelErrorHard(ConnectionError):
+    """504 CHANNEL_ERROR: protocol misuse of a channel (a hard error despite its name)."""
+
+    reply_code = 504
+    name = "CHANNEL_ERROR"
+
+
+class NotAllowed(ConnectionError):
+    reply_code = 530
+    name = "NOT_ALLOWED"
+
+
+class NotImplementedByServer(ConnectionError):
+    reply_code = 540
+    name = "NOT_IMPLEMENTED"
+
+
+class InternalError(ConnectionError):
+    reply_code = 541
+    name = "INTERNAL_ERROR"
+
+
+class _WrongState(Exception):
+    def __init__(self, message: str, cause: AMQPError | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+class ChannelClosed(_WrongState):
+    """The channel is closed; ``cause`` is the :class:`AMQPError` that closed it (None if the client did)."""
+
+
+class ConnectionClosed(_WrongState):
+    """The connection is closed; ``cause`` is the :class:`AMQPError` that closed it (None if the client did)."""
+
+
+_BY_CODE = {
+    cls.reply_code: cls
+    for cls in (
+        AccessRefused, NotFound, ResourceLocked, PreconditionFailed, ConnectionForced,
+        CommandInvalid, ChannelErrorHard, NotAllowed, NotImplementedByServer, InternalError,
+    )
+}
+
+
+def error_for_code(reply_code: int, explanation: str) -> AMQPError:
+    """Build the error class registered for ``reply_code`` (used by facades and the store)."""
+    return _BY_CODE[reply_code](explanation)

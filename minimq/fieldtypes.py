@@ -1,0 +1,114 @@
+"""AMQP field-table values as RabbitMQ names and prints them in reply texts.
+
+pika encodes Python values into AMQP field types; RabbitMQ's error texts then name those types
+(``longstr``, ``signedint`` ...) and print values Erlang-style.  The helpers here reproduce both so
+error texts match the real server byte for byte.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+
+__all__ = ["type_name", "format_value", "is_integer", "type_class", "values_equal"]
+
+_INT32_MIN = -(2**31)
+_INT32_MAX = 2**31 - 1
+
+
+def is_integer(value: object) -> bool:
+    """An AMQP integer: any ``int`` except ``bool``."""
+    return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def type_name(value: object) -> str:
+    """RabbitMQ's name for the AMQP type pika would encode ``value`` as."""
+    if value is None:
+        return "void"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "signedint" if _INT32_MIN <= value <= _INT32_MAX else "long"
+    if isinstance(value, str):
+        return "longstr"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "binary"
+    if isinstance(value, decimal.Decimal):
+        return "decimal"
+    if isinstance(value, datetime.datetime):
+        return "timestamp"
+    if isinstance(value, dict):
+        return "table"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, float):
+        return "double"
+    return type(value).__name__
+
+
+def type_class(value: object) -> str:
+    """Equivalence class used when RabbitMQ compares declare arguments (all numbers are one class)."""
+    name = type_name(value)
+    if name in ("signedint", "long", "decimal"):
+        return "number"
+    return name
+
+
+def format_value(value: object) -> str:
+    """Print a value the way RabbitMQ's reply texts do: strings raw, integers decimal, booleans lower-case."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "undefined"
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
+def _as_epoch(value: datetime.datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return int(value.timestamp())
+
+
+def values_equal(pattern: object, actual: object) -> bool:
+    """Erlang ``==`` on decoded header values, as the headers exchange compares them.
+
+    ``str`` and ``bytes`` with the same bytes are equal; integers compare by value whatever their
+    width; booleans equal only booleans; a timestamp equals the integer of its epoch seconds.
+    """
+    if isinstance(pattern, bool) or isinstance(actual, bool):
+        return type(pattern) is bool and type(actual) is bool and pattern == actual
+    if isinstance(pattern, str):
+        if isinstance(actual, str):
+            return pattern == actual
+        if isinstance(actual, (bytes, bytearray)):
+            return pattern.encode() == bytes(actual)
+        return False
+    if isinstance(pattern, (bytes, bytearray)):
+        if isinstance(actual, (bytes, bytearray)):
+            return bytes(pattern) == bytes(actual)
+        if isinstance(actual, str):
+            return bytes(pattern) == actual.encode()
+        return False
+    if isinstance(pattern, datetime.datetime):
+        pattern = _as_epoch(pattern)
+    if isinstance(actual, datetime.datetime):
+        actual = _as_epoch(actual)
+    if isinstance(pattern, int):
+        return isinstance(actual, int) and not isinstance(actual, bool) and pattern == actual
+    if isinstance(pattern, decimal.Decimal):
+        return isinstance(actual, decimal.Decimal) and pattern == actual
+    if isinstance(pattern, dict):
+        if not isinstance(actual, dict) or list(pattern) != list(actual):
+            return False
+        return all(values_equal(v, actual[k]) for k, v in pattern.items())
+    if isinstance(pattern, (list, tuple)):
+        if not isinstance(actual, (list, tuple)) or len(pattern) != len(actual):
+            return False
+        return all(values_equal(a, b) for a, b in zip(pattern, actual))
+    if pattern is None:
+        return actual is None
+    return type(pattern) is type(actual) and pattern == actual

@@ -1,0 +1,225 @@
+"""Messages, their 14 basic properties, and what consumers receive.
+
+Cost model: one :class:`Message` per publish, shared by every queue it reaches (it is never mutated
+after routing); one :class:`Delivery` per delivery.  Both are plain ``__slots__`` classes (not frozen:
+a frozen slotted instance costs about twice as much to create).  ``properties`` is ``None`` when the
+publisher gave none, so the common case allocates nothing for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Properties", "Message", "Delivery", "Returned", "ConsumerCancelled", "PROPERTY_NAMES"]
+
+PROPERTY_NAMES = (
+    "content_type",
+    "content_encoding",
+    "headers",
+    "delivery_mode",
+    "priority",
+    "correlation_id",
+    "reply_to",
+    "expiration",
+    "message_id",
+    "timestamp",
+    "type",
+    "user_id",
+    "app_id",
+    "cluster_id",
+)
+
+
+class Properties:
+    """The 14 AMQP basic properties; absent ones are ``None`` and stay absent (no defaults are added)."""
+
+    __slots__ = PROPERTY_NAMES
+
+    def __init__(
+        self,
+        content_type: str | None = None,
+        content_encoding: str | None = None,
+        headers: dict[str, Any] | None = None,
+        delivery_mode: int | None = None,
+        priority: int | None = None,
+        correlation_id: str | None = None,
+        reply_to: str | None = None,
+        expiration: str | None = None,
+        message_id: str | None = None,
+        timestamp: int | None = None,
+        type: str | None = None,  # noqa: A002 - the AMQP property name
+        user_id: str | None = None,
+        app_id: str | None = None,
+        cluster_id: str | None = None,
+    ) -> None:
+        self.content_type = content_type
+        self.content_encoding = content_encoding
+        self.headers = headers
+        self.delivery_mode = delivery_mode
+        self.priority = priority
+        self.correlation_id = correlation_id
+        self.reply_to = reply_to
+        self.expiration = expiration
+        self.message_id = message_id
+        self.timestamp = timestamp
+        self.type = type
+        self.user_id = user_id
+        self.app_id = app_id
+        self.cluster_id = cluster_id
+
+    @classmethod
+    def from_object(cls, other: Any) -> Properties:
+        """Copy the 14 fields from any object that has them (``pika.BasicProperties`` for instance)."""
+        return cls(**{name: getattr(other, name, None) for name in PROPERTY_NAMES})
+
+    def copy(self, **changes: Any) -> Properties:
+        fields = {name: getattr(self, name) for name in PROPERTY_NAMES}
+        fields.update(changes)
+        return Properties(**fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The properties that are set, by name."""
+        return {name: value for name in PROPERTY_NAMES if (value := getattr(self, name)) is not None}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Properties):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in PROPERTY_NAMES)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items())
+        return f"Properties({inner})"
+
+
+class Message:
+    """A published message: body, properties and the exchange/routing key it was published with."""
+
+    __slots__ = ("body", "properties", "exchange", "routing_key", "ttl")
+
+    def __init__(self, body: bytes, properties: Properties | None, exchange: str, routing_key: str,
+                 ttl: int | None = None) -> None:
+        self.body = body
+        self.properties = properties
+        self.exchange = exchange
+        self.routing_key = routing_key
+        #: per-message TTL in ms, parsed from the ``expiration`` property when it was published
+        self.ttl = ttl
+
+    @property
+    def headers(self) -> dict[str, Any] | None:
+        props = self.properties
+        return None if props is None else props.headers
+
+    def __repr__(self) -> str:
+        return f"Message(exchange={self.exchange!r}, routing_key={self.routing_key!r}, body={self.body[:40]!r})"
+
+
+class Delivery:
+    """One message handed to a consumer (``basic.deliver``) or to ``basic_get`` (``basic.get-ok``).
+
+    ``consumer_tag`` is ``None`` for a get; ``message_count`` is set for a get only (ready messages left).
+    """
+
+    __slots__ = (
+        "consumer_tag",
+        "delivery_tag",
+        "redelivered",
+        "exchange",
+        "routing_key",
+        "message",
+        "message_count",
+        "channel",
+        "_queue",
+        "_entry",
+        "_consumer",
+    )
+
+    def __init__(
+        self,
+        consumer_tag: str | None,
+        delivery_tag: int,
+        redelivered: bool,
+        message: Message,
+        queue: Any = None,
+        entry: Any = None,
+        consumer: Any = None,
+    ) -> None:
+        self.consumer_tag = consumer_tag
+        self.delivery_tag = delivery_tag
+        self.redelivered = redelivered
+        self.message = message
+        self.exchange = message.exchange
+        self.routing_key = message.routing_key
+        self.message_count: int | None = None
+        #: the channel that received it (set by the channel)
+        self.channel: Any = None
+        self._queue = queue
+        self._entry = entry
+        self._consumer = consumer
+
+    @property
+    def body(self) -> bytes:
+        return self.message.body
+
+    @property
+    def properties(self) -> Properties | None:
+        return self.message.properties
+
+    @property
+    def headers(self) -> dict[str, Any] | None:
+        return self.message.headers
+
+    def ack(self, multiple: bool = False) -> None:
+        """Shortcut for ``channel.basic_ack(delivery.delivery_tag, multiple)``."""
+        self.channel.basic_ack(self.delivery_tag, multiple)
+
+    def nack(self, multiple: bool = False, requeue: bool = True) -> None:
+        self.channel.basic_nack(self.delivery_tag, multiple, requeue)
+
+    def reject(self, requeue: bool = True) -> None:
+        self.channel.basic_reject(self.delivery_tag, requeue)
+
+    def __repr__(self) -> str:
+        return (
+            f"Delivery(tag={self.delivery_tag}, consumer_tag={self.consumer_tag!r}, "
+            f"redelivered={self.redelivered}, exchange={self.exchange!r}, "
+            f"routing_key={self.routing_key!r}, body={self.message.body[:40]!r})"
+        )
+
+
+class Returned:
+    """A mandatory message that matched no queue (``basic.return`` 312 NO_ROUTE)."""
+
+    __slots__ = ("reply_code", "reply_text", "exchange", "routing_key", "message")
+
+    def __init__(self, message: Message, exchange: str, routing_key: str) -> None:
+        self.reply_code = 312
+        self.reply_text = "NO_ROUTE"
+        self.exchange = exchange
+        self.routing_key = routing_key
+        self.message = message
+
+    @property
+    def body(self) -> bytes:
+        return self.message.body
+
+    @property
+    def properties(self) -> Properties | None:
+        return self.message.properties
+
+    def __repr__(self) -> str:
+        return f"Returned(312 NO_ROUTE, exchange={self.exchange!r}, routing_key={self.routing_key!r})"
+
+
+class ConsumerCancelled:
+    """The server cancelled a consumer (its queue was deleted)."""
+
+    __slots__ = ("consumer_tag",)
+
+    def __init__(self, consumer_tag: str) -> None:
+        self.consumer_tag = consumer_tag
+
+    def __repr__(self) -> str:
+        return f"ConsumerCancelled({self.consumer_tag!r})"

@@ -1,0 +1,603 @@
+"""A classic (or quorum-flavoured) queue: ready messages, consumers, dispatch, and the queue policies.
+
+Cost model (HOT): a publish into a plain queue allocates one :class:`QueuedMessage` and appends it to a
+deque; if a consumer has capacity and nothing is waiting, it goes straight to that consumer instead.
+TTL, max-length and priorities add a few comparisons, taken only when the queue has them.
+
+Storage.  Ready messages live in a :class:`_Fifo` (or one per priority level): ``fresh`` holds
+never-delivered messages in publish order; ``returned`` is a heap of requeued messages keyed by their
+original sequence number.  Every unacked message left the queue from the head, so its sequence
+number is lower than every fresh message's: requeued messages therefore always come before fresh
+ones, and the heap restores their original order.  That makes "requeue at original position" O(log n)
+without scanning.  Quorum queues use ``front`` instead (returned messages go first, in return order).
+
+Consumers.  Consumers with capacity wait in a rotation (one deque per consumer priority, highest
+first): the one that receives a message moves to the back; one that runs out of prefetch capacity
+leaves the rotation (``blocked``) and rejoins at the back when it gets capacity again, as RabbitMQ does.
+Invariant after every operation: either no message is ready or no consumer in the rotation.
+
+Expiry happens at the head only (classic semantics): an expired message behind a live one waits and
+is counted until it reaches the head.  The queue asks the broker for one timer, at the head's
+deadline, so expired messages are dead-lettered promptly even when nobody is looking.
+
+All methods run with the broker lock held.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from heapq import heappop, heappush
+from typing import TYPE_CHECKING, Any, Callable
+
+from .message import Message
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .channel import Channel
+    from .vhost import VirtualHost
+
+__all__ = ["Queue", "QueuedMessage", "Consumer"]
+
+
+class QueuedMessage:
+    """A message's place in one queue: its position, redelivery state and deadline."""
+
+    __slots__ = ("seq", "message", "redelivered", "expires_at", "delivery_count")
+
+    def __init__(self, seq: int, message: Message, expires_at: float | None) -> None:
+        self.seq = seq
+        self.message = message
+        self.redelivered = False
+        self.expires_at = expires_at
+        self.delivery_count = 0
+
+    def __repr__(self) -> str:
+        return f"QueuedMessage(seq={self.seq}, redelivered={self.redelivered}, {self.message!r})"
+
+
+class Consumer:
+    """A subscription of one channel to one queue."""
+
+    __slots__ = ("tag", "channel", "queue", "no_ack", "exclusive", "priority", "prefetch", "unacked",
+                 "callback", "arguments", "blocked", "active", "cancelled")
+
+    def __init__(self, tag: str, channel: Channel, queue: Queue, no_ack: bool, exclusive: bool,
+                 priority: int, prefetch: int, callback: Callable | None, arguments: dict) -> None:
+        self.tag = tag
+        self.channel = channel
+        self.queue = queue
+        self.no_ack = no_ack
+        self.exclusive = exclusive
+        self.priority = priority
+        #: per-consumer prefetch limit fixed at creation (0 = unlimited)
+        self.prefetch = prefetch
+        self.unacked = 0
+        self.callback = callback
+        self.arguments = arguments
+        #: left the rotation for lack of capacity
+        self.blocked = False
+        #: False for single-active-consumer waiters
+        self.active = True
+        self.cancelled = False
+
+    def can_take(self) -> bool:
+        channel = self.channel
+        limit = channel._global_prefetch
+        if limit and channel._global_unacked >= limit:
+            return False
+        if self.no_ack:
+            return True
+        prefetch = self.prefetch
+        return not prefetch or self.unacked < prefetch
+
+    def __repr__(self) -> str:
+        return f"Consumer({self.tag!r}, queue={self.queue.name!r}, unacked={self.unacked})"
+
+
+class _Fifo:
+    """Ready messages of one priority level (see the module docstring for the three parts)."""
+
+    __slots__ = ("fresh", "returned", "front")
+
+    def __init__(self) -> None:
+        self.fresh: deque[QueuedMessage] = deque()
+        self.returned: list[tuple[int, QueuedMessage]] = []
+        self.front: deque[QueuedMessage] = deque()
+
+    def __len__(self) -> int:
+        return len(self.fresh) + len(self.returned) + len(self.front)
+
+    def peek(self) -> QueuedMessage | None:
+        if self.front:
+            return self.front[0]
+        if self.returned:
+            return self.returned[0][1]
+        if self.fresh:
+            return self.fresh[0]
+        return None
+
+    def pop(self) -> QueuedMessage:
+        if self.front:
+            return self.front.popleft()
+        if self.returned:
+            return heappop(self.returned)[1]
+        return self.fresh.popleft()
+
+    def requeue(self, entry: QueuedMessage) -> None:
+        heappush(self.returned, (entry.seq, entry))
+
+    def entries(self) -> list[QueuedMessage]:
+        return list(self.front) + [e for _, e in sorted(self.returned, key=lambda p: p[0])] + list(self.fresh)
+
+    def clear(self) -> None:
+        self.fresh.clear()
+        self.returned.clear()
+        self.front.clear()
+
+
+class Queue:
+    """One queue of a vhost.  Created and deleted by :class:`~minimq.vhost.VirtualHost`."""
+
+    is_queue = True
+
+    def __init__(self, vhost: VirtualHost, name: str, seq: int, durable: bool, exclusive_owner: Any,
+                 auto_delete: bool, arguments: dict, settings: dict) -> None:
+        self.vhost = vhost
+        self.name = name
+        self.seq = seq
+        self.durable = durable
+        self.exclusive_owner = exclusive_owner
+        self.auto_delete = auto_delete
+        self.arguments = arguments
+        #: (destination tuple of the default exchange: allocated once, not per publish)
+        self.as_route = (self,)
+        self.deleted = False
+        self._next_seq = 1
+        self._consumers: list[Consumer] = []
+        self._sac_waiting: list[Consumer] = []
+        self.exclusive_consumer: Consumer | None = None
+        #: rotation: priority -> deque of consumers with capacity; ``_levels`` lists them highest first
+        self._rotation: dict[int, deque[Consumer]] = {}
+        self._levels: list[deque[Consumer]] = []
+        self._level_keys: list[int] = []
+        self.ever_consumed = False
+        self.unacked_count = 0
+        self._ready_bytes = 0
+        self._timer_at: float | None = None
+        self._now = vhost.broker._clock.now_ms
+        self._idle_since = self._now()
+        self.apply_settings(settings)
+
+    # -- settings (declare arguments, later policies) -----------------------------------------
+    def apply_settings(self, settings: dict) -> None:
+        """Install the effective queue settings (validated by minimq.arguments)."""
+        self.message_ttl: int | None = settings.get("message-ttl")
+        self.expires: int | None = settings.get("expires")
+        self.dead_letter_exchange: str | None = settings.get("dead-letter-exchange")
+        self.dead_letter_routing_key: str | None = settings.get("dead-letter-routing-key")
+        self.max_length: int | None = settings.get("max-length")
+        self.max_length_bytes: int | None = settings.get("max-length-bytes")
+        self.overflow: str = settings.get("overflow") or "drop-head"
+        self.single_active: bool = bool(settings.get("single-active-consumer"))
+        self.queue_type: str = settings.get("queue-type") or "classic"
+        self.delivery_limit: int | None = settings.get("delivery-limit")
+        self.quorum = self.queue_type == "quorum"
+        max_priority = settings.get("max-priority")
+        if self.quorum:
+            max_priority = None
+        if getattr(self, "_store_levels", None) is None or max_priority != self.max_priority:
+            old = self._all_ready() if getattr(self, "_store_levels", None) is not None else []
+            self.max_priority = max_priority
+            levels = 1 if max_priority is None else max_priority + 1
+            self._store_levels = [_Fifo() for _ in range(levels)]
+            self._plain = self._store_levels[0] if levels == 1 else None
+            for entry in old:
+                self._level_of(entry.message).fresh.append(entry)
+        self._limited = self.max_length is not None or self.max_length_bytes is not None
+        self._has_ttl = self.message_ttl is not None
+        if self.expires is not None:
+            self._schedule(self._idle_since + self.expires)
+
+    # -- introspection ------------------------------------------------------------------------
+    @property
+    def message_count(self) -> int:
+        """Ready messages (expired messages not yet at the head included), after expiring the head."""
+        if self._has_ttl:
+            self._expire_head(self.vhost.broker._clock.now_ms())
+        return self._ready_len()
+
+    @property
+    def consumer_count(self) -> int:
+        return len(self._consumers)
+
+    @property
+    def consumers(self) -> list[Consumer]:
+        return list(self._consumers)
+
+    @property
+    def ready_bytes(self) -> int:
+        return self._ready_bytes
+
+    def _ready_len(self) -> int:
+        plain = self._plain
+        if plain is not None:
+            return len(plain)
+        return sum(len(level) for level in self._store_levels)
+
+    def _all_ready(self) -> list[QueuedMessage]:
+        out: list[QueuedMessage] = []
+        for level in reversed(self._store_levels):
+            out.extend(level.entries())
+        return out
+
+    def ready_messages(self) -> list[Message]:
+        """The ready messages in delivery order (for inspection and tests)."""
+        return [e.message for e in self._all_ready()]
+
+    def _level_of(self, message: Message) -> _Fifo:
+        plain = self._plain
+        if plain is not None:
+            return plain
+        props = message.properties
+        priority = 0 if props is None or props.priority is None else props.priority
+        top = self.max_priority
+        return self._store_levels[priority if priority < top else top]
+
+    def _head_level(self) -> _Fifo | None:
+        plain = self._plain
+        if plain is not None:
+            return plain if (plain.front or plain.returned or plain.fresh) else None
+        for level in reversed(self._store_levels):
+            if len(level):
+                return level
+        return None
+
+    # -- publishing ---------------------------------------------------------------------------
+    def publish(self, message: Message, now: float | None = None) -> bool:
+        """Enqueue (or hand straight to a consumer).  Returns False if the queue refused it."""
+        ttl = message.ttl
+        qttl = self.message_ttl
+        if qttl is not None and (ttl is None or qttl < ttl):
+            ttl = qttl
+        if now is None and (ttl is not None or self._has_ttl):
+            now = self._now()
+        if self._limited:
+            if self.overflow != "drop-head" and self._would_overflow(len(message.body)):
+                if self.overflow == "reject-publish-dlx":
+                    self._dead_letter(message, "maxlen")
+                return False
+        entry = QueuedMessage(self._next_seq, message, None if ttl is None else now + ttl)
+        self._next_seq += 1
+        if self.vhost.broker._store is not None and self.durable:
+            self.vhost.broker._persist_enqueue(self, entry)
+        if self._levels and self._head_level() is None:
+            consumer = self._next_consumer()
+            if consumer is not None:
+                consumer.channel._deliver(consumer, self, entry)
+                self._rotate_back(consumer)
+                return True
+        self._level_of(message).fresh.append(entry)
+        self._ready_bytes += len(message.body)
+        if ttl is not None:
+            self._has_ttl = True
+        if self._limited:
+            self._enforce_limits()
+        if self._has_ttl:
+            self._expire_head(now)
+            self._arm_timer()
+        if self._levels:
+            self._dispatch()
+        return True
+
+    def _would_overflow(self, size: int) -> bool:
+        max_length = self.max_length
+        if max_length is not None and self._ready_len() + 1 > max_length:
+            return True
+        max_bytes = self.max_length_bytes
+        return max_bytes is not None and self._ready_bytes + size > max_bytes
+
+    def _enforce_limits(self) -> None:
+        """drop-head: remove from the head until both limits hold (dead-lettered ``maxlen``)."""
+        max_length = self.max_length
+        max_bytes = self.max_length_bytes
+        while True:
+            n = self._ready_len()
+            if not n:
+                return
+            if (max_length is None or n <= max_length) and (max_bytes is None or self._ready_bytes <= max_bytes):
+                return
+            entry = self._pop_head()
+            self._discard(entry, "maxlen")
+
+    # -- taking messages out ------------------------------------------------------------------
+    def _pop_head(self) -> QueuedMessage:
+        level = self._head_level()
+        assert level is not None
+        entry = level.pop()
+        self._ready_bytes -= len(entry.message.body)
+        return entry
+
+    def _expire_head(self, now: float) -> None:
+        """Drop or dead-letter expired messages at the head, repeatedly, until the head is live."""
+        while True:
+            level = self._head_level()
+            if level is None:
+                return
+            head = level.peek()
+            expires_at = head.expires_at
+            if expires_at is None or now < expires_at:
+                return
+            level.pop()
+            self._ready_bytes -= len(head.message.body)
+            self._discard(head, "expired")
+
+    def _discard(self, entry: QueuedMessage, reason: str) -> None:
+        self._forget(entry)
+        if self.dead_letter_exchange is not None:
+            self._dead_letter(entry.message, reason)
+
+    def _forget(self, entry: QueuedMessage) -> None:
+        """The message leaves this queue for good (acked, dropped, dead-lettered)."""
+        if self.vhost.broker._store is not None and self.durable:
+            self.vhost.broker._persist_remove(self, entry)
+
+    def _dead_letter(self, message: Message, reason: str) -> None:
+        self.vhost.dead_letter(self, message, reason)
+
+    def get(self, now: float) -> tuple[QueuedMessage | None, int]:
+        """``basic.get``: the live head and the count of ready messages left after it."""
+        self._touch(now)
+        if self._has_ttl:
+            self._expire_head(now)
+        if self._head_level() is None:
+            return None, 0
+        entry = self._pop_head()
+        if self._has_ttl:
+            self._expire_head(now)
+            self._arm_timer()
+        return entry, self._ready_len()
+
+    def purge(self) -> int:
+        """Remove every ready message (not dead-lettered); returns how many."""
+        entries = self._all_ready()
+        for level in self._store_levels:
+            level.clear()
+        self._ready_bytes = 0
+        if self.vhost.broker._store is not None and self.durable:
+            for entry in entries:
+                self._forget(entry)
+        return len(entries)
+
+    # -- settlement (called by channels) ------------------------------------------------------
+    def settle_ack(self, entry: QueuedMessage) -> None:
+        if not self.deleted:
+            self.unacked_count -= 1
+            self._forget(entry)
+
+    def settle_reject(self, entry: QueuedMessage) -> None:
+        """Nack/reject without requeue: dead-letter ``rejected`` if there is a DLX."""
+        if self.deleted:
+            return
+        self.unacked_count -= 1
+        self._discard(entry, "rejected")
+
+    def requeue(self, entry: QueuedMessage, closing: bool = False) -> None:
+        """Return an unacked message to its queue (call :meth:`after_requeue` once afterwards)."""
+        if self.deleted:
+            return
+        self.unacked_count -= 1
+        entry.redelivered = True
+        if self.quorum:
+            entry.delivery_count += 1
+            limit = self.delivery_limit
+            if limit is not None and entry.delivery_count > limit:
+                self._discard(entry, "delivery_limit")
+                return
+            level = self._level_of(entry.message)
+            if closing or limit is not None:
+                level.front.append(entry)
+            else:
+                level.fresh.append(entry)
+        else:
+            self._level_of(entry.message).requeue(entry)
+        self._ready_bytes += len(entry.message.body)
+        if self.vhost.broker._store is not None and self.durable:
+            self.vhost.broker._persist_redelivered(self, entry)
+
+    def after_requeue(self) -> None:
+        if self.deleted:
+            return
+        if self._limited and self.overflow == "drop-head":
+            self._enforce_limits()
+        if self._has_ttl:
+            self._expire_head(self.vhost.broker._clock.now_ms())
+            self._arm_timer()
+        self._dispatch()
+
+    # -- consumers ----------------------------------------------------------------------------
+    def add_consumer(self, consumer: Consumer) -> None:
+        self._consumers.append(consumer)
+        self.ever_consumed = True
+        if consumer.exclusive:
+            self.exclusive_consumer = consumer
+        if self.single_active and any(c.active for c in self._consumers if c is not consumer):
+            consumer.active = False
+            self._sac_waiting.append(consumer)
+        else:
+            self._enter_rotation(consumer)
+        self._dispatch()
+
+    def remove_consumer(self, consumer: Consumer, dispatch: bool = True) -> None:
+        """Take a consumer out (cancel or channel close).  May fail over, auto-delete or arm x-expires."""
+        if consumer not in self._consumers:
+            return
+        self._consumers.remove(consumer)
+        consumer.cancelled = True
+        if self.exclusive_consumer is consumer:
+            self.exclusive_consumer = None
+        self._leave_rotation(consumer)
+        if consumer in self._sac_waiting:
+            self._sac_waiting.remove(consumer)
+        elif self.single_active and consumer.active and self._sac_waiting:
+            best = max(self._sac_waiting, key=lambda c: c.priority)  # earliest among equals
+            self._sac_waiting.remove(best)
+            best.active = True
+            self._enter_rotation(best)
+        if not self._consumers:
+            now = self.vhost.broker._clock.now_ms()
+            self._idle_since = now
+            if self.expires is not None:
+                self._schedule(now + self.expires)
+        if dispatch:
+            self.after_consumers_changed()
+
+    def after_consumers_changed(self) -> None:
+        if self.deleted:
+            return
+        if self.auto_delete and not self._consumers and self.ever_consumed:
+            self.vhost.delete_queue_now(self)
+            return
+        self._dispatch()
+
+    def _enter_rotation(self, consumer: Consumer) -> None:
+        consumer.blocked = False
+        prio = consumer.priority
+        dq = self._rotation.get(prio)
+        if dq is None:
+            dq = self._rotation[prio] = deque()
+            self._level_keys = sorted(self._rotation, reverse=True)
+            self._levels = [self._rotation[k] for k in self._level_keys]
+        dq.append(consumer)
+
+    def _leave_rotation(self, consumer: Consumer) -> None:
+        dq = self._rotation.get(consumer.priority)
+        if dq is not None and consumer in dq:
+            dq.remove(consumer)
+            if not dq:
+                self._drop_level(consumer.priority)
+
+    def _drop_level(self, prio: int) -> None:
+        del self._rotation[prio]
+        self._level_keys = sorted(self._rotation, reverse=True)
+        self._levels = [self._rotation[k] for k in self._level_keys]
+
+    def _next_consumer(self) -> Consumer | None:
+        """Pop the next consumer with capacity from the rotation; blocked ones leave it."""
+        for dq in self._levels:
+            while dq:
+                consumer = dq.popleft()
+                if consumer.can_take():
+                    return consumer
+                consumer.blocked = True
+        return None
+
+    def _rotate_back(self, consumer: Consumer) -> None:
+        if consumer.cancelled:
+            return
+        if consumer.can_take():
+            self._rotation[consumer.priority].append(consumer)
+        else:
+            consumer.blocked = True
+
+    def unblock(self, consumer: Consumer) -> None:
+        """A blocked consumer regained capacity: back into the rotation, at the back."""
+        if consumer.blocked and not consumer.cancelled and consumer.active and consumer.can_take():
+            consumer.blocked = False
+            dq = self._rotation.get(consumer.priority)
+            if dq is None:
+                self._enter_rotation(consumer)
+            else:
+                dq.append(consumer)
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Hand ready messages to consumers with capacity, in queue order, round-robin."""
+        if not self._levels or self.deleted:
+            return
+        now = self.vhost.broker._clock.now_ms() if self._has_ttl else 0.0
+        while True:
+            level = self._head_level()
+            if level is None:
+                break
+            if self._has_ttl:
+                self._expire_head(now)
+                level = self._head_level()
+                if level is None:
+                    break
+            consumer = self._next_consumer()
+            if consumer is None:
+                break
+            entry = level.pop()
+            self._ready_bytes -= len(entry.message.body)
+            consumer.channel._deliver(consumer, self, entry)
+            self._rotate_back(consumer)
+        # drop empty priority levels so _levels stays short
+        for key in [k for k, dq in self._rotation.items() if not dq]:
+            self._drop_level(key)
+        if self._has_ttl:
+            self._arm_timer()
+
+    def cancel_all_consumers(self) -> None:
+        """Queue deletion: every consumer gets a server ``basic.cancel``; channels stay open."""
+        for consumer in list(self._consumers):
+            consumer.cancelled = True
+            consumer.channel._server_cancel(consumer)
+        self._consumers.clear()
+        self._sac_waiting.clear()
+        self._rotation.clear()
+        self._levels = []
+        self._level_keys = []
+        self.exclusive_consumer = None
+
+    # -- time ---------------------------------------------------------------------------------
+    def _touch(self, now: float) -> None:
+        """Declare and get restart the x-expires countdown."""
+        if self.expires is not None:
+            self._idle_since = now
+            self._schedule(now + self.expires)
+
+    touch = _touch
+
+    def _arm_timer(self) -> None:
+        level = self._head_level()
+        if level is None:
+            return
+        deadline = level.peek().expires_at
+        if deadline is not None:
+            self._schedule(deadline)
+
+    def _schedule(self, deadline: float) -> None:
+        if self._timer_at is None or deadline < self._timer_at:
+            self._timer_at = deadline
+            self.vhost.broker._schedule(deadline, self)
+
+    def on_timer(self, now: float) -> None:
+        """Broker timer: a deadline of this queue may be due."""
+        if self.deleted:
+            return
+        self._timer_at = None
+        if self.expires is not None and not self._consumers:
+            deadline = self._idle_since + self.expires
+            if now >= deadline:
+                self.vhost.delete_queue_now(self)
+                return
+            self._schedule(deadline)
+        self._expire_head(now)
+        self._arm_timer()
+        self._dispatch()
+
+    # -- invariants ---------------------------------------------------------------------------
+    def _check(self) -> None:
+        ready = self._all_ready()
+        assert self._ready_bytes == sum(len(e.message.body) for e in ready), "ready bytes drifted"
+        assert len({id(e) for e in ready}) == len(ready), "a message is ready twice"
+        if ready and not self.deleted:
+            assert not any(c.can_take() for dq in self._levels for c in dq), \
+                "ready messages while a consumer in the rotation has capacity"
+        for dq in self._levels:
+            for consumer in dq:
+                assert consumer in self._consumers and not consumer.cancelled
+        assert self.unacked_count >= 0
+
+    def __repr__(self) -> str:
+        return f"Queue({self.name!r}, ready={self._ready_len()}, consumers={len(self._consumers)})"
+
