@@ -19,6 +19,7 @@ import weakref
 from typing import Any, Callable
 
 from .arguments import queue_settings
+from .policies import Policy, pick, resolve_queue_settings, validate_definition
 from .channel import Channel, Connection
 from .clock import Clock, SystemClock
 from .errors import ConnectionForced, NotAllowed
@@ -53,6 +54,9 @@ class Broker:
         self._timer_thread: threading.Thread | None = None
         self._closed = False
         self._connections: set[Connection] = set()
+        #: vhost -> policy name -> Policy, for user policies and operator policies
+        self._policies: dict[str, dict[str, Policy]] = {}
+        self._operator_policies: dict[str, dict[str, Policy]] = {}
         self.vhosts: dict[str, VirtualHost] = {}
         self.vhosts["/"] = VirtualHost(self, "/")
         if not self._clock.is_real_time:
@@ -163,9 +167,89 @@ class Broker:
                 for channel in connection.channels.values():
                     channel._check()
 
-    # -- settings -----------------------------------------------------------------------------
+    # -- policies -----------------------------------------------------------------------------
+    def set_policy(self, name: str, pattern: str, definition: dict[str, Any], priority: int = 0,
+                   apply_to: str = "queues", vhost: str = "/") -> Policy:
+        """Create or replace a policy; every matching queue/exchange picks up its settings at once."""
+        return self._set_policy(self._policies, name, pattern, definition, priority, apply_to, vhost, False)
+
+    def set_operator_policy(self, name: str, pattern: str, definition: dict[str, Any], priority: int = 0,
+                            apply_to: str = "queues", vhost: str = "/") -> Policy:
+        """An operator policy: limits only, and the stricter of it and the user's settings wins."""
+        return self._set_policy(self._operator_policies, name, pattern, definition, priority, apply_to,
+                                vhost, True)
+
+    def _set_policy(self, table: dict, name: str, pattern: str, definition: dict, priority: int,
+                    apply_to: str, vhost: str, operator: bool) -> Policy:
+        validate_definition(definition, operator, apply_to, pattern)
+        self._lock.acquire()
+        try:
+            if vhost not in self.vhosts:
+                raise ValueError(f"no vhost {vhost!r}")
+            policy = Policy(name, pattern, dict(definition), priority, apply_to, vhost, operator)
+            table.setdefault(vhost, {})[name] = policy
+            self._reapply_policies(self.vhosts[vhost])
+            return policy
+        finally:
+            self._release()
+
+    def clear_policy(self, name: str, vhost: str = "/") -> None:
+        self._clear_policy(self._policies, name, vhost)
+
+    def clear_operator_policy(self, name: str, vhost: str = "/") -> None:
+        self._clear_policy(self._operator_policies, name, vhost)
+
+    def _clear_policy(self, table: dict, name: str, vhost: str) -> None:
+        self._lock.acquire()
+        try:
+            if table.get(vhost, {}).pop(name, None) is None:
+                raise KeyError(f"no policy {name!r} in vhost {vhost!r}")
+            if vhost in self.vhosts:
+                self._reapply_policies(self.vhosts[vhost])
+        finally:
+            self._release()
+
+    def list_policies(self, vhost: str | None = None, operator: bool = False) -> list[Policy]:
+        table = self._operator_policies if operator else self._policies
+        with self._lock:
+            return [p for v, policies in table.items() if vhost is None or v == vhost for p in policies.values()]
+
+    def _policies_for(self, vhost: str, name: str, kind: str) -> tuple[Policy | None, Policy | None]:
+        user = list(self._policies.get(vhost, {}).values())
+        operator = list(self._operator_policies.get(vhost, {}).values())
+        return (pick(user, name, kind) if user else None, pick(operator, name, kind) if operator else None)
+
+    def effective_arguments(self, queue: str, vhost: str = "/") -> dict[str, tuple[Any, str]]:
+        """Each setting in force on ``queue`` with its source: argument, policy or operator policy."""
+        with self._lock:
+            q = self.vhosts[vhost].queues.get(queue)
+            if q is None:
+                raise KeyError(f"no queue {queue!r} in vhost {vhost!r}")
+            policy, operator = self._policies_for(vhost, queue, "queues")
+            return resolve_queue_settings(q.arguments, policy, operator)
+
     def _settings_for(self, vhost: VirtualHost, name: str, arguments: dict) -> dict:
-        return queue_settings(arguments)
+        """The settings a queue runs with: its arguments, merged with the policies that match it."""
+        if not self._policies.get(vhost.name) and not self._operator_policies.get(vhost.name):
+            return queue_settings(arguments)
+        policy, operator = self._policies_for(vhost.name, name, "queues")
+        merged = dict(arguments)
+        for key, (value, _source) in resolve_queue_settings(arguments, policy, operator).items():
+            merged["x-" + key] = value
+        return queue_settings(merged)
+
+    def _exchange_policy_alternate(self, vhost: str, name: str) -> str | None:
+        if not self._policies.get(vhost):
+            return None
+        policy, _ = self._policies_for(vhost, name, "exchanges")
+        return None if policy is None else policy.definition.get("alternate-exchange")
+
+    def _reapply_policies(self, vhost: VirtualHost) -> None:
+        for queue in list(vhost.queues.values()):
+            queue.apply_settings(self._settings_for(vhost, queue.name, queue.arguments))
+            queue.after_requeue()
+        for exchange in vhost.exchanges.values():
+            exchange.policy_alternate = self._exchange_policy_alternate(vhost.name, exchange.name)
 
     # -- timers -------------------------------------------------------------------------------
     def _schedule(self, deadline: float, target: Any) -> None:

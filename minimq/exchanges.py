@@ -81,7 +81,7 @@ class Exchange:
 
     __slots__ = (
         "name", "durable", "auto_delete", "internal", "arguments", "seq", "bindings",
-        "exchange_destinations", "deleted", "__weakref__",
+        "exchange_destinations", "deleted", "policy_alternate", "__weakref__",
     )
     type = ""
     is_queue = False
@@ -99,11 +99,13 @@ class Exchange:
         #: how many bindings lead to exchanges; 0 lets the vhost skip path expansion
         self.exchange_destinations = 0
         self.deleted = False
+        #: ``alternate-exchange`` from a policy (the declare argument wins over it)
+        self.policy_alternate: str | None = None
 
     @property
     def alternate_exchange(self) -> str | None:
         value = self.arguments.get("alternate-exchange")
-        return value if isinstance(value, str) else None
+        return value if isinstance(value, str) else self.policy_alternate
 
     # -- the narrow interface each type implements ---------------------------------------------
     def validate_binding(self, routing_key: str, arguments: dict | None) -> None:

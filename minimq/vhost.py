@@ -131,6 +131,8 @@ class VirtualHost:
                          arguments: dict) -> Exchange:
         exchange = EXCHANGE_TYPES[type_](name, durable=durable, auto_delete=auto_delete, internal=internal,
                                          arguments=arguments, seq=self._next_seq())
+        if name:
+            exchange.policy_alternate = self.broker._exchange_policy_alternate(self.name, name)
         self.exchanges[name] = exchange
         return exchange
 
@@ -327,7 +329,7 @@ class VirtualHost:
         """Queues a message reaches: through e2e bindings and alternate exchanges, once each."""
         if extra_keys is None and not exchange.exchange_destinations:
             found = exchange.route(routing_key, headers)
-            if found or "alternate-exchange" not in exchange.arguments:
+            if found or exchange.alternate_exchange is None:
                 return found
         keys = [routing_key] if extra_keys is None else [routing_key, *extra_keys]
         return self._route_keys(exchange, keys, headers)
