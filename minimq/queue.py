@@ -193,7 +193,8 @@ class Queue:
             for entry in old:
                 self._level_of(entry.message).fresh.append(entry)
         self._limited = self.max_length is not None or self.max_length_bytes is not None
-        self._has_ttl = self.message_ttl is not None
+        # sticky: once a message with a deadline was enqueued, heads must be checked from then on
+        self._has_ttl = getattr(self, "_has_ttl", False) or self.message_ttl is not None
         if self.expires is not None:
             self._schedule(self._idle_since + self.expires)
 
@@ -265,7 +266,11 @@ class Queue:
                 if self.overflow == "reject-publish-dlx":
                     self._dead_letter(message, "maxlen")
                 return False
-        entry = QueuedMessage(self._next_seq, message, None if ttl is None else now + ttl)
+        if ttl is None:
+            entry = QueuedMessage(self._next_seq, message, None)
+        else:
+            entry = QueuedMessage(self._next_seq, message, now + ttl)
+            self._has_ttl = True
         self._next_seq += 1
         if self.vhost.broker._store is not None and self.durable:
             self.vhost.broker._persist_enqueue(self, entry)
@@ -277,8 +282,6 @@ class Queue:
                 return True
         self._level_of(message).fresh.append(entry)
         self._ready_bytes += len(message.body)
-        if ttl is not None:
-            self._has_ttl = True
         if self._limited:
             self._enforce_limits()
         if self._has_ttl:
