@@ -26,10 +26,13 @@ def test_core_modules_import_no_plugin():
     offenders = []
     for path in sorted(CORE.glob("*.py")):
         for name in _imports(path):
-            stripped = name.lstrip(".")
-            top = stripped.split(".")[0] if name.startswith(".") else stripped.split(".")[1:2]
-            parts = [top] if isinstance(top, str) else top
-            if any(p in PLUGINS for p in parts) or any(stripped.startswith(f"minimq.{p}") for p in PLUGINS):
+            if name.startswith("."):
+                package = name.lstrip(".").split(".")[0]
+            elif name.startswith("minimq."):
+                package = name.split(".")[1]
+            else:
+                continue
+            if package in PLUGINS:
                 offenders.append(f"{path.name} imports {name}")
     assert offenders == [], offenders
 
