@@ -23,6 +23,7 @@ from .policies import Policy, pick, resolve_queue_settings, validate_definition
 from .channel import Channel, Connection
 from .clock import Clock, SystemClock
 from .errors import ConnectionForced, NotAllowed
+from .recovery import recover_from_store
 from .vhost import VirtualHost
 
 __all__ = ["Broker"]
@@ -68,6 +69,8 @@ class Broker:
                     broker.run_due_timers()
 
             self._clock.subscribe(on_advance)
+        if store is not None:
+            recover_from_store(self, store)
 
     @property
     def clock(self) -> Clock:
@@ -319,7 +322,7 @@ class Broker:
     def _persist_redelivered(self, queue: Any, entry: Any) -> None:
         props = entry.message.properties
         if props is not None and props.delivery_mode == 2:
-            self._store.message_redelivered(queue.vhost.name, queue.name, entry.seq)
+            self._store.message_redelivered(queue.vhost.name, queue.name, entry.seq, entry)
 
     def __repr__(self) -> str:
         return f"Broker(vhosts={list(self.vhosts)}, clock={self._clock!r})"

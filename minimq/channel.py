@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import (AccessRefused, AMQPError, ChannelClosed, ConnectionClosed,
                      NotAllowed, NotFound, NotImplementedByServer, PreconditionFailed, ResourceLocked)
-from .fieldtypes import is_integer, type_name
-from .message import ConsumerCancelled, Delivery, Message, Properties, Returned
+from .fieldtypes import explain_with_term, is_integer, type_name
+from .message import BccMessage, ConsumerCancelled, Delivery, Message, Properties, Returned
 from .queue import Consumer, Queue
 from .vhost import REPLY_TO, random_name
 
@@ -100,15 +100,16 @@ def _parse_expiration(value: Any) -> int:
     j = i
     while j < len(text) and text[j].isdigit() and text[j].isascii():
         j += 1
+    prefix = f"invalid expiration '{text}': "
     if j == i:
-        raise PreconditionFailed(f"invalid expiration '{text}': no_integer")
+        raise PreconditionFailed(prefix + "no_integer")
     if j < len(text):
-        raise PreconditionFailed(f'invalid expiration \'{text}\': {{leftover_string,"{text[j:]}"}}')
+        raise PreconditionFailed(explain_with_term(prefix, "leftover_string", f'"{text[j:]}"'))
     number = int(text[:j])
     if number < 0:
-        raise PreconditionFailed(f"invalid expiration '{text}': {{value_negative,{number}}}")
+        raise PreconditionFailed(explain_with_term(prefix, "value_negative", str(number)))
     if number > 315_360_000_000:
-        raise PreconditionFailed(f"invalid expiration '{text}': {{value_too_large,{number}}}")
+        raise PreconditionFailed(explain_with_term(prefix, "value_too_large", str(number)))
     return number
 
 
@@ -159,6 +160,17 @@ class Connection:
         try:
             if self.is_open:
                 self._close_locked(None)
+        finally:
+            broker._release()
+
+    def close_with_error(self, error: AMQPError) -> None:
+        """Close as the server does after a hard error it detects outside any channel method (e.g. a
+        method sent on a channel number that is not open: 504 CHANNEL_ERROR).  Facades use it for
+        protocol violations their client library commits.  A closed connection stays as it was."""
+        broker = self._broker
+        broker._lock.acquire()
+        try:
+            self._close_locked(error)
         finally:
             broker._release()
 
@@ -425,6 +437,7 @@ class Channel:
         if type(routing_key) is not str or len(routing_key) > 63:
             _check_name(routing_key, "routing_key")
         broker = self._broker
+        sync = None
         broker._lock.acquire()
         try:
             if not self.is_open:
@@ -433,12 +446,15 @@ class Channel:
             target = vhost.exchanges.get(exchange)
             if target is None or target.internal:
                 self._fail_publish(exchange)
-            headers = extra = ttl = None
+            headers = extra = ttl = bcc = None
             if properties is not None:
-                properties, headers, extra, ttl = self._check_properties(properties, len(body))
+                properties, headers, extra, ttl, bcc = self._check_properties(properties, len(body))
             elif len(body) > MAX_BODY:
                 self._check_properties(Properties(), len(body))
-            message = Message(body, properties, exchange, routing_key, ttl)
+            if bcc is None:
+                message = Message(body, properties, exchange, routing_key, ttl)
+            else:
+                message = BccMessage(body, properties, exchange, routing_key, ttl, bcc)
             if exchange == "" and routing_key.startswith(_REPLY_PREFIX):
                 self._deliver_reply(message, routing_key)
                 queues: Any = ()
@@ -454,6 +470,9 @@ class Channel:
                 for queue in queues:
                     if not queue.publish(message):
                         outcome = _NACKED
+                if self._confirm and broker._store is not None and properties is not None \
+                        and properties.delivery_mode == 2:
+                    sync = broker._store  # the confirm waits for the commit covering it (outside the lock)
                 if broker._tracer is not None:
                     broker._tracer("publish", self, message, queues, outcome)
                 return outcome
@@ -464,6 +483,8 @@ class Channel:
             raise
         finally:
             broker._release()
+            if sync is not None:
+                sync.flush()
 
     def _fail_publish(self, exchange: str) -> None:
         if exchange in self._vhost.exchanges:
@@ -496,7 +517,7 @@ class Channel:
         if properties.expiration is not None:
             ttl = _parse_expiration(properties.expiration)
         headers = properties.headers
-        extra = None
+        extra = bcc = None
         if headers:
             if "CC" in headers or "BCC" in headers:
                 extra = []
@@ -508,13 +529,14 @@ class Channel:
                                 f'invalid message: {{unacceptable_type_in_header,"{key}",{type_name(value)}}}')
                         extra.extend(k for k in value if isinstance(k, str))
                 if "BCC" in headers:
+                    bcc = [k for k in headers["BCC"] if isinstance(k, str)]
                     headers = {k: v for k, v in headers.items() if k != "BCC"}
                     properties = properties.copy(headers=headers)
         if properties.reply_to == REPLY_TO:
             if self._reply_token is None:
                 raise PreconditionFailed("fast reply consumer does not exist")
             properties = properties.copy(reply_to=_REPLY_PREFIX + self._reply_token)
-        return properties, headers, extra, ttl
+        return properties, headers, extra, ttl, bcc
 
     def _deliver_reply(self, message: Message, routing_key: str) -> None:
         channel = self._vhost.reply_channels.get(routing_key[len(_REPLY_PREFIX):])
@@ -603,10 +625,11 @@ class Channel:
 
     def basic_get(self, queue: str = "", auto_ack: bool = False) -> Delivery | None:
         """Fetch the head message (``message_count`` = ready messages left), or None if empty."""
-        _check_name(queue, "queue")
+        if type(queue) is not str or len(queue) > 63:
+            _check_name(queue, "queue")
         self._enter()
         try:
-            name = self._queue_name(queue)
+            name = queue or self._queue_name(queue)
             if name.startswith(REPLY_TO):
                 raise NotFound(f"no queue '{name}' in vhost '{self._vhost.name}'")
             q = self._vhost.queue_for(self.connection, name)
@@ -619,7 +642,8 @@ class Channel:
                 return None
             tag = self._next_tag
             self._next_tag = tag + 1
-            delivery = Delivery(None, tag, entry.redelivered, self._message_for(q, entry), q, entry, None)
+            message = entry.message if not q.quorum else self._message_for(q, entry)
+            delivery = Delivery(None, tag, entry.redelivered, message, q, entry, None)
             delivery.channel = self
             delivery.message_count = left
             if auto_ack:
@@ -708,11 +732,15 @@ class Channel:
         self._settle("reject", delivery_tag, False, requeue)
 
     def _settle(self, kind: str, delivery_tag: int, multiple: bool, requeue: bool) -> None:
-        if not is_integer(delivery_tag):
+        if type(delivery_tag) is not int and not is_integer(delivery_tag):
             raise TypeError(f"delivery_tag must be int, not {type(delivery_tag).__name__}")
         self._enter()
         try:
-            deliveries = self._take(delivery_tag, multiple)
+            unacked = self._unacked
+            if not multiple and delivery_tag in unacked:  # the common case, without _take's general loop
+                deliveries = [unacked.pop(delivery_tag)]
+            else:
+                deliveries = self._take(delivery_tag, multiple)
             if self._tx is not None:
                 self._tx.append((kind, deliveries, requeue))
                 return
@@ -741,6 +769,14 @@ class Channel:
 
     def _release_capacity(self, deliveries: list[Delivery]) -> None:
         """Settled consumer deliveries free prefetch capacity: blocked consumers rejoin their rotation."""
+        if len(deliveries) == 1 and not self._global_prefetch:  # one ack: the general loop, unrolled
+            consumer = deliveries[0]._consumer
+            if consumer is not None:
+                consumer.unacked -= 1
+                self._global_unacked -= 1
+                if consumer.blocked and not consumer.cancelled:
+                    consumer.queue.unblock(consumer)
+            return
         freed: dict[Consumer, None] = {}
         for delivery in deliveries:
             consumer = delivery._consumer
@@ -859,6 +895,8 @@ class Channel:
             raise
         finally:
             self._broker._release()
+        if self._broker._store is not None:
+            self._broker._store.flush()  # tx.commit-ok only once the transaction is durable
 
     def tx_rollback(self) -> None:
         """Discard pending publishes; pending settlements are undone (the messages are unacked again)."""
@@ -1029,12 +1067,14 @@ class Channel:
         assert tags == sorted(tags), "unacked tags out of order"
         assert all(t < self._next_tag for t in tags)
         per_consumer: dict[Consumer, int] = {}
-        for delivery in self._unacked.values():
+        # settlements pending in a transaction still hold their consumer's capacity until commit
+        pending = [d for action in (self._tx or ()) if action[0] != "publish" for d in action[1]]
+        for delivery in [*self._unacked.values(), *pending]:
             if delivery._consumer is not None:
                 per_consumer[delivery._consumer] = per_consumer.get(delivery._consumer, 0) + 1
         for consumer in self.consumers.values():
             assert consumer.unacked == per_consumer.get(consumer, 0), f"{consumer!r} unacked count drifted"
-        assert self._global_unacked == sum(per_consumer.values()) or self._tx is not None
+        assert self._global_unacked == sum(per_consumer.values()), "channel-wide unacked count drifted"
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"

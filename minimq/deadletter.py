@@ -12,21 +12,23 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from .message import Message, Properties
+from .message import BccMessage, Message, Properties
 
 __all__ = ["dead_letter_copy", "is_cycle", "routing_keys_of"]
 
 _FIRST_ENTRY_ORDER = ("count", "reason", "queue", "time", "exchange", "routing-keys", "original-expiration")
 
 
-def routing_keys_of(message: Message) -> list[str]:
-    """The publish key followed by the string values of the ``CC`` header."""
+def routing_keys_of(message: Message, with_bcc: bool = False) -> list[str]:
+    """The publish key followed by the string values of the ``CC`` header (and the ``BCC`` keys)."""
     keys = [message.routing_key]
     headers = message.headers
     if headers:
         cc = headers.get("CC")
         if isinstance(cc, list):
             keys.extend(k for k in cc if isinstance(k, str))
+    if with_bcc and type(message) is BccMessage:
+        keys.extend(message.bcc)
     return keys
 
 
@@ -66,6 +68,8 @@ def dead_letter_copy(message: Message, queue_name: str, reason: str, dlx: str,
         headers.pop("CC", None)
     new_props = props.copy(headers=_sorted_table(headers), expiration=None)
     routing_key = message.routing_key if dead_letter_routing_key is None else dead_letter_routing_key
+    if type(message) is BccMessage:
+        return BccMessage(message.body, new_props, dlx, routing_key, None, message.bcc)
     return Message(message.body, new_props, dlx, routing_key)
 
 

@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 _EMPTY: tuple = ()
+_EMPTY_TABLE = frozenset()  # freeze_table({}): shared, so a binding without arguments allocates no key set
 _by_seq = attrgetter("seq")
 
 
@@ -44,6 +45,8 @@ def freeze_table(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, dict):
+        if not value:
+            return _EMPTY_TABLE
         return frozenset((k, freeze_table(v)) for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return ("array", tuple(freeze_table(v) for v in value))

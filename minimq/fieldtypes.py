@@ -10,7 +10,23 @@ from __future__ import annotations
 import datetime
 import decimal
 
-__all__ = ["type_name", "format_value", "is_integer", "type_class", "values_equal"]
+__all__ = ["type_name", "format_value", "is_integer", "type_class", "values_equal", "explain_with_term"]
+
+#: Erlang's pretty printer (``~p``) breaks a term that would reach this column
+_LINE_WIDTH = 80
+
+
+def explain_with_term(prefix: str, tag: str, value: str) -> str:
+    """``prefix`` followed by the Erlang tuple ``{tag,value}`` as ``~p`` prints it at that column.
+
+    A tuple that would reach column 80 is broken after its first element and the second element is
+    indented to one past the opening brace, exactly as RabbitMQ's reply texts show it.
+    """
+    term = f"{{{tag},{value}}}"
+    column = len(prefix)
+    if column + len(term) < _LINE_WIDTH:
+        return prefix + term
+    return f"{prefix}{{{tag},\n{' ' * (column + 1)}{value}}}"
 
 _INT32_MIN = -(2**31)
 _INT32_MAX = 2**31 - 1
@@ -51,6 +67,8 @@ def type_class(value: object) -> str:
     name = type_name(value)
     if name in ("signedint", "long", "decimal"):
         return "number"
+    if name == "binary":
+        return "longstr"  # both are Erlang binaries: the same bytes compare equal
     return name
 
 
@@ -76,8 +94,10 @@ def _as_epoch(value: datetime.datetime) -> int:
 def values_equal(pattern: object, actual: object) -> bool:
     """Erlang ``==`` on decoded header values, as the headers exchange compares them.
 
-    ``str`` and ``bytes`` with the same bytes are equal; integers compare by value whatever their
-    width; booleans equal only booleans; a timestamp equals the integer of its epoch seconds.
+    At the top level only values are compared: ``str`` and ``bytes`` with the same bytes are equal,
+    integers compare by value whatever their width, booleans equal only booleans, a timestamp equals
+    the integer of its epoch seconds, and an empty table equals an empty array (both are Erlang
+    ``[]``).  Inside tables and arrays every element carries its AMQP type, so types must match too.
     """
     if isinstance(pattern, bool) or isinstance(actual, bool):
         return type(pattern) is bool and type(actual) is bool and pattern == actual
@@ -93,6 +113,12 @@ def values_equal(pattern: object, actual: object) -> bool:
         if isinstance(actual, str):
             return bytes(pattern) == actual.encode()
         return False
+    if isinstance(pattern, (dict, list, tuple)) or isinstance(actual, (dict, list, tuple)):
+        if not isinstance(pattern, (dict, list, tuple)) or not isinstance(actual, (dict, list, tuple)):
+            return False
+        if not pattern and not actual:
+            return True
+        return _typed_equal(pattern, actual)
     if isinstance(pattern, datetime.datetime):
         pattern = _as_epoch(pattern)
     if isinstance(actual, datetime.datetime):
@@ -101,14 +127,21 @@ def values_equal(pattern: object, actual: object) -> bool:
         return isinstance(actual, int) and not isinstance(actual, bool) and pattern == actual
     if isinstance(pattern, decimal.Decimal):
         return isinstance(actual, decimal.Decimal) and pattern == actual
-    if isinstance(pattern, dict):
-        if not isinstance(actual, dict) or list(pattern) != list(actual):
-            return False
-        return all(values_equal(v, actual[k]) for k, v in pattern.items())
-    if isinstance(pattern, (list, tuple)):
-        if not isinstance(actual, (list, tuple)) or len(pattern) != len(actual):
-            return False
-        return all(values_equal(a, b) for a, b in zip(pattern, actual))
     if pattern is None:
         return actual is None
     return type(pattern) is type(actual) and pattern == actual
+
+
+def _typed_equal(a: object, b: object) -> bool:
+    """Equality of values that travel with their AMQP type (elements of tables and arrays)."""
+    if type_name(a) != type_name(b):
+        return False
+    if isinstance(a, dict):
+        assert isinstance(b, dict)
+        return list(a) == list(b) and all(_typed_equal(v, b[k]) for k, v in a.items())
+    if isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple))
+        return len(a) == len(b) and all(_typed_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, (bytes, bytearray)):
+        return bytes(a) == bytes(b)  # type: ignore[arg-type]
+    return a == b

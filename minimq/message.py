@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Properties", "Message", "Delivery", "Returned", "ConsumerCancelled", "PROPERTY_NAMES"]
+__all__ = ["Properties", "Message", "BccMessage", "Delivery", "Returned", "ConsumerCancelled", "PROPERTY_NAMES"]
 
 PROPERTY_NAMES = (
     "content_type",
@@ -114,6 +114,18 @@ class Message:
 
     def __repr__(self) -> str:
         return f"Message(exchange={self.exchange!r}, routing_key={self.routing_key!r}, body={self.body[:40]!r})"
+
+
+class BccMessage(Message):
+    """A message published with a ``BCC`` header: the header is gone from what consumers see, but
+    its keys still route the message when it is dead-lettered (as RabbitMQ does)."""
+
+    __slots__ = ("bcc",)
+
+    def __init__(self, body: bytes, properties: Properties | None, exchange: str, routing_key: str,
+                 ttl: int | None, bcc: list[str]) -> None:
+        super().__init__(body, properties, exchange, routing_key, ttl)
+        self.bcc = bcc
 
 
 class Delivery:

@@ -151,6 +151,7 @@ class Queue:
         #: (destination tuple of the default exchange: allocated once, not per publish)
         self.as_route = (self,)
         self.deleted = False
+        self._stalled = False
         self._next_seq = 1
         self._consumers: list[Consumer] = []
         self._sac_waiting: list[Consumer] = []
@@ -201,9 +202,9 @@ class Queue:
     # -- introspection ------------------------------------------------------------------------
     @property
     def message_count(self) -> int:
-        """Ready messages (expired messages not yet at the head included), after expiring the head."""
-        if self._has_ttl:
-            self._expire_head(self.vhost.broker._clock.now_ms())
+        """Ready messages, expired ones not yet dropped included (RabbitMQ counts them too)."""
+        if self._timer_at is not None:
+            self._catch_up(self._now())
         return self._ready_len()
 
     @property
@@ -261,6 +262,10 @@ class Queue:
             ttl = qttl
         if now is None and (ttl is not None or self._has_ttl):
             now = self._now()
+        if self._timer_at is not None:
+            self._catch_up(self._now() if now is None else now)
+            if self.deleted:
+                return True
         if self._limited:
             if self.overflow != "drop-head" and self._would_overflow(len(message.body)):
                 if self.overflow == "reject-publish-dlx":
@@ -272,7 +277,7 @@ class Queue:
             entry = QueuedMessage(self._next_seq, message, now + ttl)
             self._has_ttl = True
         self._next_seq += 1
-        if self.vhost.broker._store is not None and self.durable:
+        if self.durable and self.vhost.broker._store is not None:  # durable first: one test when False
             self.vhost.broker._persist_enqueue(self, entry)
         if self._levels and self._head_level() is None:
             consumer = self._next_consumer()
@@ -280,15 +285,16 @@ class Queue:
                 consumer.channel._deliver(consumer, self, entry)
                 self._rotate_back(consumer)
                 return True
-        self._level_of(message).fresh.append(entry)
+        plain = self._plain
+        (plain if plain is not None else self._level_of(message)).fresh.append(entry)
         self._ready_bytes += len(message.body)
-        if self._limited:
-            self._enforce_limits()
-        if self._has_ttl:
+        dropped = self._enforce_limits() if self._limited else False
+        # As RabbitMQ: expiry is re-examined after a publish only when the new message may be the
+        # head (the queue was empty) or the head moved (drop-head).  A message that jumps ahead in a
+        # priority queue therefore gets no timer of its own until something else re-examines the head.
+        if self._has_ttl and (dropped or self._ready_len() == 1):
             self._expire_head(now)
             self._arm_timer()
-        if self._levels:
-            self._dispatch()
         return True
 
     def _would_overflow(self, size: int) -> bool:
@@ -298,18 +304,23 @@ class Queue:
         max_bytes = self.max_length_bytes
         return max_bytes is not None and self._ready_bytes + size > max_bytes
 
-    def _enforce_limits(self) -> None:
-        """drop-head: remove from the head until both limits hold (dead-lettered ``maxlen``)."""
+    def _enforce_limits(self) -> bool:
+        """drop-head: remove from the head until both limits hold (dead-lettered ``maxlen``).
+
+        Returns True if anything was dropped.
+        """
         max_length = self.max_length
         max_bytes = self.max_length_bytes
+        dropped = False
         while True:
             n = self._ready_len()
             if not n:
-                return
+                return dropped
             if (max_length is None or n <= max_length) and (max_bytes is None or self._ready_bytes <= max_bytes):
-                return
+                return dropped
             entry = self._pop_head()
             self._discard(entry, "maxlen")
+            dropped = True
 
     # -- taking messages out ------------------------------------------------------------------
     def _pop_head(self) -> QueuedMessage:
@@ -340,7 +351,7 @@ class Queue:
 
     def _forget(self, entry: QueuedMessage) -> None:
         """The message leaves this queue for good (acked, dropped, dead-lettered)."""
-        if self.vhost.broker._store is not None and self.durable:
+        if self.durable and self.vhost.broker._store is not None:
             self.vhost.broker._persist_remove(self, entry)
 
     def _dead_letter(self, message: Message, reason: str) -> None:
@@ -348,9 +359,23 @@ class Queue:
 
     def get(self, now: float) -> tuple[QueuedMessage | None, int]:
         """``basic.get``: the live head and the count of ready messages left after it."""
-        self._touch(now)
-        if self._has_ttl:
-            self._expire_head(now)
+        if self._timer_at is not None:
+            self._catch_up(now)
+            if self.deleted:
+                return None, 0
+        if self.expires is not None:
+            self._touch(now)
+        plain = self._plain
+        if plain is not None and not self._has_ttl and not plain.returned and not plain.front:
+            # fast path (one level, no TTL, nothing requeued): the head of ``fresh``
+            fresh = plain.fresh
+            if not fresh:
+                return None, 0
+            entry = fresh.popleft()
+            self._ready_bytes -= len(entry.message.body)
+            return entry, len(fresh)
+        # As RabbitMQ: fetch the head, then drop what expired behind it.  A head whose deadline had
+        # a timer was already dropped by _catch_up; only an unarmed one (see publish) is fetched.
         if self._head_level() is None:
             return None, 0
         entry = self._pop_head()
@@ -445,30 +470,40 @@ class Queue:
             self._sac_waiting.remove(best)
             best.active = True
             self._enter_rotation(best)
+            # RabbitMQ does not run the queue on basic.cancel: the new active consumer gets ready
+            # messages only at the next event that does (a requeue, a new consumer, an unblock).
+            self._stalled = True
         if not self._consumers:
             now = self.vhost.broker._clock.now_ms()
             self._idle_since = now
             if self.expires is not None:
                 self._schedule(now + self.expires)
         if dispatch:
-            self.after_consumers_changed()
+            self.after_consumers_changed(run=False)
 
-    def after_consumers_changed(self) -> None:
+    def after_consumers_changed(self, run: bool = True) -> None:
+        """Auto-delete if the last consumer left; otherwise (``run``) dispatch."""
         if self.deleted:
             return
         if self.auto_delete and not self._consumers and self.ever_consumed:
             self.vhost.delete_queue_now(self)
             return
-        self._dispatch()
+        if run:
+            self._dispatch()
 
     def _enter_rotation(self, consumer: Consumer) -> None:
         consumer.blocked = False
         prio = consumer.priority
         dq = self._rotation.get(prio)
         if dq is None:
-            dq = self._rotation[prio] = deque()
-            self._level_keys = sorted(self._rotation, reverse=True)
-            self._levels = [self._rotation[k] for k in self._level_keys]
+            rotation = self._rotation
+            dq = rotation[prio] = deque()
+            if len(rotation) == 1:  # the common case, one priority level: nothing to sort
+                self._level_keys = [prio]
+                self._levels = [dq]
+            else:
+                self._level_keys = sorted(rotation, reverse=True)
+                self._levels = [rotation[k] for k in self._level_keys]
         dq.append(consumer)
 
     def _leave_rotation(self, consumer: Consumer) -> None:
@@ -479,9 +514,14 @@ class Queue:
                 self._drop_level(consumer.priority)
 
     def _drop_level(self, prio: int) -> None:
-        del self._rotation[prio]
-        self._level_keys = sorted(self._rotation, reverse=True)
-        self._levels = [self._rotation[k] for k in self._level_keys]
+        rotation = self._rotation
+        del rotation[prio]
+        if not rotation:  # at prefetch 1 this happens on every delivery: keep it cheap
+            self._level_keys = []
+            self._levels = []
+        else:
+            self._level_keys = sorted(rotation, reverse=True)
+            self._levels = [rotation[k] for k in self._level_keys]
 
     def _next_consumer(self) -> Consumer | None:
         """Pop the next consumer with capacity from the rotation; blocked ones leave it."""
@@ -505,6 +545,18 @@ class Queue:
         """A blocked consumer regained capacity: back into the rotation, at the back."""
         if consumer.blocked and not consumer.cancelled and consumer.active and consumer.can_take():
             consumer.blocked = False
+            plain = self._plain
+            if not self._levels and plain is not None and not self._has_ttl and not self.deleted:
+                # Fast path (prefetch 1 work queues): the rotation is empty, so _dispatch would hand the
+                # head to this consumer alone; do it without entering and leaving the rotation.
+                fresh = plain.fresh
+                if fresh and not plain.returned and not plain.front:
+                    entry = fresh.popleft()
+                    self._ready_bytes -= len(entry.message.body)
+                    consumer.channel._deliver(consumer, self, entry)
+                    if not consumer.can_take():
+                        consumer.blocked = True
+                        return
             dq = self._rotation.get(consumer.priority)
             if dq is None:
                 self._enter_rotation(consumer)
@@ -514,28 +566,34 @@ class Queue:
 
     def _dispatch(self) -> None:
         """Hand ready messages to consumers with capacity, in queue order, round-robin."""
+        self._stalled = False
         if not self._levels or self.deleted:
             return
-        now = self.vhost.broker._clock.now_ms() if self._has_ttl else 0.0
+        has_ttl = self._has_ttl
+        now = self._now() if has_ttl or self._timer_at is not None else 0.0
+        if self._timer_at is not None:
+            self._catch_up(now)
+        head_level = self._head_level
+        next_consumer = self._next_consumer
         while True:
-            level = self._head_level()
+            level = head_level()
             if level is None:
                 break
-            if self._has_ttl:
-                self._expire_head(now)
-                level = self._head_level()
-                if level is None:
-                    break
-            consumer = self._next_consumer()
+            consumer = next_consumer()
             if consumer is None:
                 break
             entry = level.pop()
             self._ready_bytes -= len(entry.message.body)
+            if has_ttl:  # as RabbitMQ's fetch: drop what expired behind the message just taken
+                self._expire_head(now)
             consumer.channel._deliver(consumer, self, entry)
             self._rotate_back(consumer)
-        # drop empty priority levels so _levels stays short
-        for key in [k for k, dq in self._rotation.items() if not dq]:
-            self._drop_level(key)
+        # drop empty priority levels so _levels stays short (_levels holds the rotation's deques)
+        for dq in self._levels:
+            if not dq:
+                for key in [k for k, d in self._rotation.items() if not d]:
+                    self._drop_level(key)
+                break
         if self._has_ttl:
             self._arm_timer()
 
@@ -574,26 +632,32 @@ class Queue:
             self.vhost.broker._schedule(deadline, self)
 
     def on_timer(self, now: float) -> None:
-        """Broker timer: a deadline of this queue may be due."""
-        if self.deleted:
-            return
+        """Broker timer: this queue's deadline may be due (stale timers are ignored)."""
+        self._catch_up(now)
+
+    def _catch_up(self, now: float) -> bool:
+        """Act on a due deadline as an on-time timer would (observations call this, so a late timer
+        thread is never visible).  Returns True if a deadline was processed."""
+        deadline = self._timer_at
+        if self.deleted or deadline is None or deadline > now:
+            return False
         self._timer_at = None
         if self.expires is not None and not self._consumers:
-            deadline = self._idle_since + self.expires
-            if now >= deadline:
+            idle_deadline = self._idle_since + self.expires
+            if now >= idle_deadline:
                 self.vhost.delete_queue_now(self)
-                return
-            self._schedule(deadline)
+                return True
+            self._schedule(idle_deadline)
         self._expire_head(now)
         self._arm_timer()
-        self._dispatch()
+        return True
 
     # -- invariants ---------------------------------------------------------------------------
     def _check(self) -> None:
         ready = self._all_ready()
         assert self._ready_bytes == sum(len(e.message.body) for e in ready), "ready bytes drifted"
         assert len({id(e) for e in ready}) == len(ready), "a message is ready twice"
-        if ready and not self.deleted:
+        if ready and not self.deleted and not self._stalled:
             assert not any(c.can_take() for dq in self._levels for c in dq), \
                 "ready messages while a consumer in the rotation has capacity"
         for dq in self._levels:

@@ -31,10 +31,10 @@ Match cost model
     with a ``#`` child may skip it: ``#`` matches zero words).  A ``#`` node stays live for the rest
     of the key (it eats words), so ``#`` tries every suffix without recursion.  Without any ``#``
     two live nodes can never coincide (each node sits at a fixed depth on one pattern prefix), so the
-    live list needs no de-duplication; once a ``#`` node is live the list is de-duplicated every
-    step, i.e. each (node, word index) state is visited at most once.  That is the "visited set"
-    RabbitMQ's newer trie uses, and it keeps ``#.#.#.#`` linear in the key length instead of
-    exponential.  Total cost: ``words x live nodes x (1 lookup + 2 checks)`` plus the fan-out; the
+    live list needs no de-duplication; once a ``#`` node has been live, a list that grows past
+    ``_DEDUP_AT`` entries is de-duplicated, so each (node, word index) state is expanded about once.
+    That is the "visited set" RabbitMQ's newer trie uses; it keeps ``#.*.#.*.#`` linear in the key
+    length instead of exponential, without paying for a set on the common short lists.  Total cost: ``words x live nodes x (1 lookup + 2 checks)`` plus the fan-out; the
     number of bindings that do *not* match never enters it.  With only exact bindings the live set
     is one node, so 10 or 100,000 bindings cost the same.
 
@@ -67,6 +67,10 @@ __all__ = ["TopicTrie", "split_words"]
 
 #: The one result of every miss.
 _EMPTY: tuple = ()
+
+#: Live-node lists longer than this are de-duplicated (once a '#' node is live).  Duplicates are
+#: harmless but can multiply; below the threshold a set costs more than the few repeats it saves.
+_DEDUP_AT = 8
 
 #: Shared placeholder for a node's empty ``words``/``dests``.  Never mutated: code that adds to a
 #: node replaces it with a fresh dict first; code that empties a node puts it back.
@@ -349,13 +353,13 @@ class TopicTrie:
                     push(node)  # '#' eats this word too
             if not nxt:
                 return None
-            if dedup and len(nxt) > 1:
+            if dedup and len(nxt) > _DEDUP_AT:
                 nxt = list(set(nxt))
             live = nxt
         hit = None
         merged = None
         for node in live:
-            if node.dests:
+            if node.dests and node is not hit:
                 if hit is None:
                     hit = node
                 elif merged is None:

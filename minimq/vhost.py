@@ -110,7 +110,9 @@ class VirtualHost:
                 raise self._default_refused()
             return self.exchange_for(name)
         if type not in EXCHANGE_TYPES:
-            raise CommandInvalid(f"unknown exchange type '{type}'")
+            # RabbitMQ says "invalid" when the name is an existing Erlang atom ('' is one), else "unknown"
+            adjective = "invalid" if type == "" else "unknown"
+            raise CommandInvalid(f"{adjective} exchange type '{type}'")
         name = _strip_crlf(name)
         if name == "":
             raise self._default_refused()
@@ -376,7 +378,7 @@ class VirtualHost:
         broker = self.broker
         dlrk = queue.dead_letter_routing_key
         copy = dead_letter_copy(message, queue.name, reason, dlx_name, dlrk, broker._clock.wall_time())
-        keys = [dlrk] if dlrk is not None else routing_keys_of(message)
+        keys = [dlrk] if dlrk is not None else routing_keys_of(message, with_bcc=True)
         targets = self._route_keys(exchange, keys, copy.headers)
         now = broker._clock.now_ms()
         for target in targets:

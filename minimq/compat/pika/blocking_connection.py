@@ -1,0 +1,1388 @@
+"""pika's ``BlockingConnection`` and ``BlockingChannel`` on top of the minimq core.
+
+The classes follow pika 1.x's ``pika/adapters/blocking_connection.py`` method by method: same
+signatures and defaults, same return values (frames, ``None``, lists), same client-side checks in the
+same order, same exceptions.  What pika does with sockets, this module does with the core.
+
+The socket, modelled
+--------------------
+Core channels are opened with ``inline=False``: whatever the broker "sends" -- deliveries, returned
+messages, consumer cancels -- waits in the core channel's inbox, and a core channel or connection that
+the broker closed keeps the error that closed it.  That inbox and that state play the part of bytes
+waiting in pika's socket.  Nothing reaches the pika layer until the facade *reads frames*
+(:meth:`BlockingConnection._read_frames`), and it reads exactly where pika drives its I/O loop: in every
+call that waits for the broker (synchronous methods, a publish in confirm mode, ``channel()``,
+``close()``), and in ``process_data_events``, ``sleep``, ``start_consuming`` and the ``consume()``
+generator.  Asynchronous methods (publish without confirms, ack, nack, reject) read nothing.
+
+SEMANTICS §1.4 then follows without special cases.  A publish or ack that the core refuses returns
+normally: the core closed the channel at once, but the close is "in the socket".  The next call on that
+channel that waits for the broker reads it and raises ``ChannelClosedByBroker``; a read caused by
+anything else (another channel's call, ``process_data_events`` ...) only marks the channel closed, and
+later calls raise ``ChannelWrongStateError`` as pika does.  Consumer callbacks run only when
+``process_data_events``/``start_consuming`` dispatch what was read.
+
+Threads.  Like pika, a connection belongs to one thread; only :meth:`BlockingConnection.
+add_callback_threadsafe` may be called from others.  Each core channel's ``on_events`` hook (run by the
+core on whichever thread produced the events) and ``add_callback_threadsafe`` notify one condition that
+a waiting ``process_data_events`` sleeps on.
+
+Errors.  Core errors become pika exceptions in one place, :func:`translate_error`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import heapq
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from enum import Enum
+from typing import Any, Callable, Iterator
+
+from ... import errors as core_errors
+from ...broker import Broker
+from ...channel import PublishOutcome
+from ...message import ConsumerCancelled, Delivery, Properties, Returned
+from . import data, exceptions, frame, spec
+from .connection import Parameters
+
+__all__ = ["BlockingConnection", "BlockingChannel", "ReturnedMessage", "translate_error", "default_broker",
+           "reset_default_broker"]
+
+LOGGER = logging.getLogger("minimq.compat.pika")
+LOGGER.addHandler(logging.NullHandler())  # as pika does: silent unless the application configures logging
+
+#: pika's negotiated ``channel_max`` against RabbitMQ (client 65535, server 2047)
+CHANNEL_MAX = 2047
+#: longest single sleep while waiting for events; bounds how late a waiter notices a connection the
+#: broker closed when it has no channel to be woken through
+_MAX_WAIT = 0.5
+
+_CORE_ERRORS = (core_errors.AMQPError, core_errors.ChannelClosed, core_errors.ConnectionClosed)
+_NACKED = PublishOutcome.NACKED
+
+
+# ------------------------------------------------------------------------------------------------
+# The process-wide default broker (used when no ``broker=`` is given)
+
+_default_broker: Broker | None = None
+_default_lock = threading.Lock()
+
+
+def default_broker() -> Broker:
+    """The broker that ``BlockingConnection(parameters)`` connects to when no ``broker=`` is given."""
+    global _default_broker
+    with _default_lock:
+        if _default_broker is None:
+            _default_broker = Broker()
+        return _default_broker
+
+
+def reset_default_broker() -> None:
+    """Close the default broker (its connections get 320 CONNECTION_FORCED) and start afresh next time."""
+    global _default_broker
+    with _default_lock:
+        broker, _default_broker = _default_broker, None
+    if broker is not None:
+        broker.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# The one error translation
+
+
+def translate_error(error: BaseException, *, opening: bool = False) -> BaseException:
+    """The pika exception a pika user sees for a core error (the facade's single translation point).
+
+    * :class:`minimq.errors.ChannelError` (soft) -> ``ChannelClosedByBroker(reply_code, reply_text)``
+    * :class:`minimq.errors.ConnectionError` (hard) -> ``ConnectionClosedByBroker(reply_code, reply_text)``;
+      while the connection is being opened (``opening``), what pika's constructor raises instead:
+      ``ProbableAccessDeniedError`` for 530 (unknown vhost), else ``AMQPConnectionError``
+    * :class:`minimq.errors.ChannelClosed` -> ``ChannelWrongStateError('Channel is closed.')``
+    * :class:`minimq.errors.ConnectionClosed` -> ``ConnectionWrongStateError``
+
+    The reply text is the one that crosses the wire (see :func:`_wire_reply_text`).  Anything else is
+    returned unchanged.
+    """
+    if isinstance(error, core_errors.ChannelError):
+        return exceptions.ChannelClosedByBroker(error.reply_code, _wire_reply_text(error.reply_text))
+    if isinstance(error, core_errors.ConnectionError):
+        closed = exceptions.ConnectionClosedByBroker(error.reply_code, _wire_reply_text(error.reply_text))
+        if not opening:
+            return closed
+        if error.reply_code == 530:
+            return exceptions.ProbableAccessDeniedError(repr(closed))
+        return exceptions.AMQPConnectionError(repr(closed))
+    if isinstance(error, core_errors.ChannelClosed):
+        return exceptions.ChannelWrongStateError("Channel is closed.")
+    if isinstance(error, core_errors.ConnectionClosed):
+        return exceptions.ConnectionWrongStateError("Attempted to send a frame on closed connection.")
+    return error
+
+
+def _wire_reply_text(text: str) -> Any:
+    """A reply text as pika receives it: a short string, so RabbitMQ cuts a text over 255 bytes to its
+    first 252 bytes + ``...`` (``rabbit_binary_generator``), and pika keeps bytes it cannot decode."""
+    raw = text.encode()
+    if len(raw) <= 255:
+        return text
+    raw = raw[:252] + b"..."
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return raw
+
+
+# ------------------------------------------------------------------------------------------------
+# pika's client-side validators, wire round trip, property translation
+
+
+def _require_string(value: Any, value_name: str) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{value_name} must be a str or unicode str, but got {value!r}")
+
+
+def _require_callback(callback: Any, callback_name: str = "callback") -> None:
+    if not callable(callback):
+        raise TypeError(f"callback {callback_name} must be callable, but got {callback!r}")
+
+
+def _zero_or_greater(name: str, value: Any) -> None:
+    if int(value) < 0:
+        raise ValueError(f"{name} must be >= 0, but got {value}")
+
+
+def _wire(method: Any) -> Any:
+    """``method`` as the broker receives it: encoded by pika's rules (raising what pika raises --
+    ``ShortStringTooLong``, ``UnsupportedAMQPFieldException``, ``AssertionError`` for a non-string name)
+    and decoded again."""
+    return type(method)().decode(b"".join(method.encode()))
+
+
+def _copy_table(table: dict) -> dict:
+    """A table as pika decodes it after a round trip through the wire (fresh objects every time)."""
+    pieces: list = []
+    data.encode_table(pieces, table)
+    return data.decode_table(b"".join(pieces), 0)[0]
+
+
+def _properties_to_core(properties: Any) -> Properties | None:
+    """What the broker receives for pika ``properties`` (None when no property is set)."""
+    wire = spec.BasicProperties().decode(b"".join(properties.encode()))
+    values = (wire.content_type, wire.content_encoding, wire.headers, wire.delivery_mode, wire.priority,
+              wire.correlation_id, wire.reply_to, wire.expiration, wire.message_id, wire.timestamp, wire.type,
+              wire.user_id, wire.app_id, wire.cluster_id)
+    if values.count(None) == 14:
+        return None
+    return Properties(*values)
+
+
+def _properties_to_pika(props: Properties | None) -> Any:
+    """The ``BasicProperties`` pika decodes from what the broker delivers (a new object every time)."""
+    if props is None:
+        return spec.BasicProperties()
+    headers = props.headers
+    return spec.BasicProperties(props.content_type, props.content_encoding,
+                                None if headers is None else _copy_table(headers), props.delivery_mode,
+                                props.priority, props.correlation_id, props.reply_to, props.expiration,
+                                props.message_id, props.timestamp, props.type, props.user_id, props.app_id,
+                                props.cluster_id)
+
+
+def _as_bytes(value: Any) -> bytes:
+    if not isinstance(value, bytes):
+        return value.encode("UTF-8")
+    return value
+
+
+def _short_string_ok(value: Any) -> bool:
+    """Fast path: a ``str`` that certainly encodes to at most 255 bytes (else take the full encoder)."""
+    return type(value) is str and (len(value) <= 63 or len(value.encode()) <= 255)
+
+
+try:  # pika's own class when pika is importable, so isinstance checks against pika keep working
+    from pika.adapters.blocking_connection import ReturnedMessage
+except ImportError:
+
+    class ReturnedMessage:  # type: ignore[no-redef]
+        """A message returned via Basic.Return in publisher-acknowledgements mode."""
+
+        __slots__ = ("method", "properties", "body")
+
+        def __init__(self, method: Any, properties: Any, body: bytes) -> None:
+            self.method = method
+            self.properties = properties
+            self.body = body
+
+
+# ------------------------------------------------------------------------------------------------
+# Events waiting for dispatch (pika's names)
+
+
+class _TimerEvt:
+    """A timer created via ``BlockingConnection.call_later``."""
+
+    __slots__ = ("timer_id", "_callback")
+
+    def __init__(self, callback: Callable[[], Any]) -> None:
+        self._callback = callback
+        self.timer_id: Any = None
+
+    def __repr__(self) -> str:
+        return f"<{self.__class__.__name__} timer_id={self.timer_id} callback={self._callback}>"
+
+    def dispatch(self) -> None:
+        self._callback()
+
+
+class _ConsumerDeliveryEvt:
+    __slots__ = ("method", "properties", "body")
+
+    def __init__(self, method: Any, properties: Any, body: bytes) -> None:
+        self.method = method
+        self.properties = properties
+        self.body = body
+
+
+class _ConsumerCancellationEvt:
+    __slots__ = ("method_frame",)
+
+    def __init__(self, method_frame: Any) -> None:
+        self.method_frame = method_frame
+
+    @property
+    def method(self) -> Any:
+        return self.method_frame.method
+
+
+class _ReturnedMessageEvt:
+    __slots__ = ("callback", "channel", "method", "properties", "body")
+
+    def __init__(self, callback: Callable, channel: BlockingChannel, method: Any, properties: Any,
+                 body: bytes) -> None:
+        self.callback = callback
+        self.channel = channel
+        self.method = method
+        self.properties = properties
+        self.body = body
+
+    def dispatch(self) -> None:
+        self.callback(self.channel, self.method, self.properties, self.body)
+
+
+class _ConsumerInfo:
+    """A consumer of this channel, in pika's states."""
+
+    __slots__ = ("consumer_tag", "auto_ack", "on_message_callback", "alternate_event_sink", "state")
+
+    SETTING_UP = 1
+    ACTIVE = 2
+    TEARING_DOWN = 3
+    CANCELLED_BY_BROKER = 4
+
+    def __init__(self, consumer_tag: str, auto_ack: bool, on_message_callback: Callable | None = None,
+                 alternate_event_sink: Callable | None = None) -> None:
+        self.consumer_tag = consumer_tag
+        self.auto_ack = auto_ack
+        self.on_message_callback = on_message_callback
+        self.alternate_event_sink = alternate_event_sink
+        self.state = self.SETTING_UP
+
+    @property
+    def setting_up(self) -> bool:
+        return self.state == self.SETTING_UP
+
+    @property
+    def active(self) -> bool:
+        return self.state == self.ACTIVE
+
+    @property
+    def tearing_down(self) -> bool:
+        return self.state == self.TEARING_DOWN
+
+    @property
+    def cancelled_by_broker(self) -> bool:
+        return self.state == self.CANCELLED_BY_BROKER
+
+
+class _QueueConsumerGeneratorInfo:
+    __slots__ = ("params", "consumer_tag", "pending_events")
+
+    def __init__(self, params: tuple, consumer_tag: str) -> None:
+        self.params = params
+        self.consumer_tag = consumer_tag
+        self.pending_events: deque = deque()
+
+    def __repr__(self) -> str:
+        return f"<{self.__class__.__name__} params={self.params!r} consumer_tag={self.consumer_tag!r}>"
+
+
+class _IoloopTimerContext:
+    """A private timer for the duration of a wait; unregistered on exit if it has not fired."""
+
+    def __init__(self, duration: float, connection: BlockingConnection) -> None:
+        self._duration = duration
+        self._connection = connection
+        self._fired = False
+        self._timer_id: Any = None
+
+    def _fire(self) -> None:
+        self._fired = True
+
+    def __enter__(self) -> _IoloopTimerContext:
+        self._timer_id = self._connection._adapter_call_later(self._duration, self._fire)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if not self._fired:
+            self._connection._adapter_remove_timeout(self._timer_id)
+
+    def is_ready(self) -> bool:
+        return self._fired
+
+
+# ------------------------------------------------------------------------------------------------
+# BlockingConnection
+
+
+class BlockingConnection:
+    """A pika ``BlockingConnection`` to a minimq broker.
+
+    ``BlockingConnection(parameters)`` connects to the process-wide :func:`default_broker`;
+    ``BlockingConnection(parameters, broker=b)`` to ``b``.  The vhost comes from
+    ``parameters.virtual_host`` (default ``/``) and the user from ``parameters.credentials``
+    (default ``guest``); an unknown vhost raises ``ProbableAccessDeniedError`` as pika does.
+    """
+
+    def __init__(self, parameters: Any = None, _impl_class: Any = None, *, broker: Broker | None = None) -> None:
+        # held by add_callback_threadsafe against a concurrent close (pika's name)
+        self._cleanup_mutex = threading.Lock()
+        self._event_dispatch_suspend_depth = 0
+        #: connection events ready for dispatch: _TimerEvt
+        self._ready_events: deque = deque()
+        #: channel numbers asking for dispatch; negative numbers only end process_data_events
+        self._channels_pending_dispatch: set[int] = set()
+        #: channels open as pika sees them (a channel the broker closed stays until its close is read)
+        self._channels: dict[int, BlockingChannel] = {}
+        self._timers: list[tuple[float, int]] = []
+        self._timer_callbacks: dict[int, Callable[[], Any]] = {}
+        self._timer_ids = itertools.count(1)
+        self._threadsafe_callbacks: deque = deque()
+        #: the pika-side close reason; None while open
+        self._closed_error: BaseException | None = None
+        self._read_count = 0
+        # _wake() (any thread) sets _woken and notifies; _flush_output clears it before each read and
+        # sleeps on it afterwards, so a wake-up between the read and the wait is never lost
+        self._wake_cond = threading.Condition(threading.Lock())
+        self._woken = False
+        #: numbers of channels whose core channel signalled events or its close (added from any thread);
+        #: a read looks only at these
+        self._signalled: set[int] = set()
+
+        params = self._first_parameters(parameters)
+        self._parameters = params
+        if broker is None:
+            broker = default_broker()
+        self._broker = broker
+        credentials = getattr(params, "credentials", None)
+        user = getattr(credentials, "username", None) or "guest"
+        vhost = getattr(params, "virtual_host", "/")
+        try:
+            self._impl = broker.connect(vhost, user)
+        except core_errors.AMQPError as error:
+            raise translate_error(error, opening=True) from None
+
+    @staticmethod
+    def _first_parameters(parameters: Any) -> Any:
+        if parameters is None:
+            return Parameters()
+        if isinstance(parameters, (list, tuple)):
+            if not parameters:
+                raise ValueError(f"Expected a non-empty sequence of connection parameters, but got {parameters!r}.")
+            return parameters[0]
+        return parameters
+
+    @property
+    def broker(self) -> Broker:
+        """The minimq broker this connection is bound to (not part of pika's API)."""
+        return self._broker
+
+    def __repr__(self) -> str:
+        return f"<{self.__class__.__name__} impl={self._impl_repr()}>"
+
+    def _impl_repr(self) -> str:
+        state = "OPEN" if self.is_open else "CLOSED"
+        return f"<SelectConnection {state} transport=minimq params={self._parameters!r}>"
+
+    def __enter__(self) -> BlockingConnection:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.is_open:
+            self.close()
+
+    # -- event dispatch ownership (pika: no dispatch from inside a callback) -----------------
+    @contextlib.contextmanager
+    def _acquire_event_dispatch(self) -> Iterator[bool]:
+        try:
+            self._event_dispatch_suspend_depth += 1
+            yield self._event_dispatch_suspend_depth == 1
+        finally:
+            self._event_dispatch_suspend_depth -= 1
+
+    # -- the modelled socket -------------------------------------------------------------------
+    def _wake(self) -> None:
+        """Something arrived (core ``on_events`` hook, threadsafe callback): wake a waiting reader."""
+        with self._wake_cond:
+            self._woken = True
+            self._wake_cond.notify_all()
+
+    def _on_events_hook(self, channel_number: int) -> Callable[[], None]:
+        """The core channel's ``on_events``: note the channel for the next read, wake a waiting reader."""
+        signalled = self._signalled
+        wake = self._wake
+
+        def on_events() -> None:
+            signalled.add(channel_number)
+            wake()
+
+        return on_events
+
+    def _read_frames(self) -> None:
+        """Read everything the broker has sent: events into channels, closes noticed.
+
+        Raises ``ConnectionClosedByBroker`` when it reads the connection's close.
+        """
+        self._read_count += 1
+        signalled = self._signalled
+        channels = self._channels
+        while signalled:
+            channel = channels.get(signalled.pop())
+            if channel is not None:
+                channel._read_frames()
+        impl = self._impl
+        if not impl.is_open and self._closed_error is None:
+            cause = impl.close_cause
+            error = (translate_error(cause) if cause is not None else
+                     exceptions.ConnectionClosedByBroker(320, "CONNECTION_FORCED - closed by the broker"))
+            self._on_closed(error)
+            raise error
+
+    def _on_closed(self, error: BaseException) -> None:
+        with self._cleanup_mutex:
+            self._closed_error = error
+        for channel in list(self._channels.values()):
+            channel._on_channel_closed(error)
+        self._channels.clear()
+        self._ready_events.clear()
+        self._timers.clear()
+        self._timer_callbacks.clear()
+        self._threadsafe_callbacks.clear()
+
+    def _flush_output(self, *waiters: Callable[[], bool]) -> None:
+        """Read frames and run due timers until any waiter is ready (pika's I/O loop).
+
+        Like pika, the waiters are checked before the first read: a waiter that is already ready means
+        nothing is read.  Raises the broker's connection close when it is read.
+        """
+        if self.is_closed:
+            raise exceptions.ConnectionWrongStateError()
+        while not (not waiters or any(ready() for ready in waiters)):
+            with self._wake_cond:
+                self._woken = False
+            self._read_frames()
+            self._process_timeouts()
+            if any(ready() for ready in waiters):
+                return
+            timeout = self._poll_timeout()
+            with self._wake_cond:
+                if not self._woken and timeout > 0:
+                    self._wake_cond.wait(timeout)
+
+    def _await_reply(self) -> None:
+        """Wait for the reply to a synchronous method: it arrives in the next read."""
+        reads = self._read_count
+        self._flush_output(lambda: self._read_count != reads)
+
+    def _poll_timeout(self) -> float:
+        if self._threadsafe_callbacks:
+            return 0.0
+        timeout = _MAX_WAIT
+        timers = self._timers
+        callbacks = self._timer_callbacks
+        while timers and timers[0][1] not in callbacks:
+            heapq.heappop(timers)  # removed timer
+        if timers:
+            timeout = min(timeout, timers[0][0] - time.monotonic())
+        return max(timeout, 0.0)
+
+    def _process_timeouts(self) -> None:
+        threadsafe = self._threadsafe_callbacks
+        while threadsafe:
+            # pika turns a threadsafe callback into a 0-delay timer (reentrancy rules apply)
+            self.call_later(0, threadsafe.popleft())
+        timers = self._timers
+        callbacks = self._timer_callbacks
+        now = time.monotonic()
+        while timers and timers[0][0] <= now:
+            _, timer_id = heapq.heappop(timers)
+            callback = callbacks.pop(timer_id, None)
+            if callback is not None:
+                callback()
+
+    def _adapter_call_later(self, delay: float, callback: Callable[[], Any]) -> int:
+        timer_id = next(self._timer_ids)
+        self._timer_callbacks[timer_id] = callback
+        heapq.heappush(self._timers, (time.monotonic() + max(delay, 0), timer_id))
+        return timer_id
+
+    def _adapter_remove_timeout(self, timer_id: Any) -> None:
+        callbacks = self._timer_callbacks
+        callbacks.pop(timer_id, None)
+        timers = self._timers
+        if len(timers) > 64 and len(timers) > 2 * len(callbacks):
+            # removed timers stay in the heap until due; compact when they dominate (in place: callers
+            # may hold the list)
+            timers[:] = [entry for entry in timers if entry[1] in callbacks]
+            heapq.heapify(timers)
+
+    def _request_channel_dispatch(self, channel_number: int) -> None:
+        self._channels_pending_dispatch.add(channel_number)
+
+    def _dispatch_channel_events(self) -> None:
+        if not self._channels_pending_dispatch:
+            return
+        with self._acquire_event_dispatch() as dispatch_acquired:
+            if not dispatch_acquired:
+                return
+            candidates = list(self._channels_pending_dispatch)
+            self._channels_pending_dispatch.clear()
+            for channel_number in candidates:
+                if channel_number < 0:
+                    continue  # only meant to end process_data_events
+                channel = self._channels.get(channel_number)
+                if channel is not None and channel.is_open:
+                    channel._dispatch_events()
+
+    def _on_timer_ready(self, evt: _TimerEvt) -> None:
+        self._ready_events.append(evt)
+
+    def _dispatch_connection_events(self) -> None:
+        if not self._ready_events:
+            return
+        with self._acquire_event_dispatch() as dispatch_acquired:
+            if not dispatch_acquired:
+                return
+            for _ in range(len(self._ready_events)):
+                try:
+                    evt = self._ready_events.popleft()
+                except IndexError:
+                    break  # a timer was removed by an earlier callback
+                evt.dispatch()
+
+    # -- public API ------------------------------------------------------------------------------
+    def add_on_connection_blocked_callback(self, callback: Callable) -> None:
+        """Accepted for compatibility: a minimq broker never blocks publishers."""
+        _require_callback(callback)
+
+    def add_on_connection_unblocked_callback(self, callback: Callable) -> None:
+        """Accepted for compatibility: a minimq broker never blocks publishers."""
+        _require_callback(callback)
+
+    def call_later(self, delay: float, callback: Callable[[], Any]) -> int:
+        """Run ``callback()`` after ``delay`` seconds, from ``process_data_events``/``start_consuming``."""
+        _require_callback(callback)
+        evt = _TimerEvt(callback=callback)
+        timer_id = self._adapter_call_later(delay, functools.partial(self._on_timer_ready, evt))
+        evt.timer_id = timer_id
+        return timer_id
+
+    def add_callback_threadsafe(self, callback: Callable[[], Any]) -> None:
+        """Ask the connection's thread to run ``callback()`` as soon as possible (from any thread).
+
+        Wakes a thread blocked in ``process_data_events``/``start_consuming``/``sleep``; the callback runs
+        there, like a timer.
+        """
+        if not callable(callback):
+            raise TypeError(f"callback must be a callable, but got {callback!r}")
+        with self._cleanup_mutex:
+            if self.is_closed:
+                raise exceptions.ConnectionWrongStateError(
+                    "BlockingConnection.add_callback_threadsafe() called on closed or closing connection.")
+            self._threadsafe_callbacks.append(callback)
+        self._wake()
+
+    def remove_timeout(self, timeout_id: Any) -> None:
+        """Cancel a timer from ``call_later`` (also when it is due but not yet dispatched)."""
+        self._adapter_remove_timeout(timeout_id)
+        for i, evt in enumerate(self._ready_events):
+            if isinstance(evt, _TimerEvt) and evt.timer_id == timeout_id:
+                del self._ready_events[i]
+                break
+
+    def update_secret(self, new_secret: str, reason: str) -> None:
+        """Accepted for compatibility (minimq checks no secrets)."""
+        if not self.is_open:
+            raise exceptions.ConnectionWrongStateError(
+                f"Secret update requires an open connection: {self._impl_repr()}")
+        self._await_reply()
+
+    def close(self, reply_code: int = 200, reply_text: str = "Normal shutdown") -> None:
+        """Close every channel (cancelling its consumers), then the connection."""
+        if not self.is_open:
+            msg = f"{self.__class__.__name__}.close({reply_code}, {reply_text!r}) called on closed connection."
+            LOGGER.error(msg)
+            raise exceptions.ConnectionWrongStateError(msg)
+        LOGGER.info("Closing connection (%s): %s", reply_code, reply_text)
+        for channel in list(self._channels.values()):
+            if channel.is_open:
+                try:
+                    channel.close(reply_code, reply_text)
+                except exceptions.ChannelClosed as exc:
+                    LOGGER.warning("Got ChannelClosed while closing channel from connection.close: %r", exc)
+        _wire(spec.Connection.Close(reply_code, reply_text, 0, 0))
+        if self._impl.is_open:
+            self._impl.close()
+            self._on_closed(exceptions.ConnectionClosedByClient(reply_code, reply_text))
+            return
+        self._await_reply()  # the broker's own Connection.Close is read first: raises it
+
+    def process_data_events(self, time_limit: float | None = 0) -> None:
+        """Read what arrived and dispatch timers and channel callbacks (not from inside a callback).
+
+        ``time_limit``: wait at most this long for something to dispatch (0: just look; None: no limit).
+        """
+        with self._acquire_event_dispatch() as dispatch_acquired:
+            def common_terminator() -> bool:
+                return bool(dispatch_acquired and (self._channels_pending_dispatch or self._ready_events))
+
+            if time_limit is None:
+                self._flush_output(common_terminator)
+            else:
+                with _IoloopTimerContext(time_limit, self) as timer:
+                    self._flush_output(timer.is_ready, common_terminator)
+        if self._ready_events:
+            self._dispatch_connection_events()
+        if self._channels_pending_dispatch:
+            self._dispatch_channel_events()
+
+    def sleep(self, duration: float) -> None:
+        """Sleep ``duration`` seconds while processing events (dispatches callbacks)."""
+        assert duration >= 0, duration
+        deadline = time.monotonic() + duration
+        time_limit = duration
+        while True:
+            self.process_data_events(time_limit)
+            time_limit = deadline - time.monotonic()
+            if time_limit <= 0:
+                break
+
+    def channel(self, channel_number: int | None = None) -> BlockingChannel:
+        """Open a channel: the lowest free number unless ``channel_number`` is given."""
+        if not self.is_open:
+            raise exceptions.ConnectionWrongStateError(
+                f"Channel allocation requires an open connection: {self._impl_repr()}")
+        if not channel_number:
+            channel_number = self._next_channel_number()
+        try:
+            impl = self._impl.channel(channel_number, inline=False)
+        except _CORE_ERRORS as error:
+            self._await_reply()  # the connection is closed: reading its close raises
+            raise translate_error(error) from None
+        channel = BlockingChannel(impl, self)
+        self._channels[channel_number] = channel
+        impl.on_events = self._on_events_hook(channel_number)
+        self._await_reply()  # Channel.OpenOk
+        return channel
+
+    def _next_channel_number(self) -> int:
+        channels = self._channels
+        if len(channels) >= CHANNEL_MAX:
+            raise exceptions.NoFreeChannels()
+        for number in range(1, len(channels) + 1):
+            if number not in channels:
+                return number
+        return len(channels) + 1
+
+    def _basic_get_on_dead_channel(self, channel_number: int, queue: str, no_ack: bool) -> None:
+        """pika sends ``Basic.Get`` on the number of a channel it knows is closed (its one method without a
+        state check).  The broker answers a method on a channel that is not open with 504, or, if the number
+        was reused meanwhile, runs the get on the new channel (whose pika side drops the answer)."""
+        channel = self._channels.get(channel_number)
+        if channel is None:
+            self._impl.close_with_error(core_errors.ChannelErrorHard("expected 'channel.open'"))
+            return
+        with contextlib.suppress(*_CORE_ERRORS):
+            channel._impl.basic_get(queue, no_ack)
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed_error is not None
+
+    @property
+    def is_open(self) -> bool:
+        return self._closed_error is None
+
+    # server capabilities (RabbitMQ has them all)
+    basic_nack_supported = property(lambda self: True)
+    consumer_cancel_notify_supported = property(lambda self: True)
+    exchange_exchange_bindings_supported = property(lambda self: True)
+    publisher_confirms_supported = property(lambda self: True)
+    basic_nack = basic_nack_supported
+    consumer_cancel_notify = consumer_cancel_notify_supported
+    exchange_exchange_bindings = exchange_exchange_bindings_supported
+    publisher_confirms = publisher_confirms_supported
+
+
+# ------------------------------------------------------------------------------------------------
+# BlockingChannel
+
+_OPEN = "open"
+_CLOSED = "closed"
+
+
+class BlockingChannel:
+    """A pika ``BlockingChannel`` over one core channel (opened with ``inline=False``)."""
+
+    def __init__(self, channel_impl: Any, connection: BlockingConnection) -> None:
+        self._impl = channel_impl
+        self._connection = connection
+        self._channel_number: int = channel_impl.number
+        self._state = _OPEN
+        self._consumer_infos: dict[str, _ConsumerInfo] = {}
+        self._queue_consumer_generator: _QueueConsumerGeneratorInfo | None = None
+        self._delivery_confirmation = False
+        self._pending_events: deque = deque()
+        self._puback_return: Any = None
+        self._closing_reason: BaseException | None = None
+        self._return_callbacks: list[Callable] = []
+        self._cancel_callbacks: list[Callable] = []
+        #: consumer tags whose basic.cancel is on its way (deliveries for them are refused, as pika does)
+        self._cancelling: set[str] = set()
+        #: pika's impl keeps its basic_get callback until GetOk/GetEmpty arrives (DuplicateGetOkCallback)
+        self._getok_pending = False
+        LOGGER.debug("Created channel=%s", self._channel_number)
+
+    def __int__(self) -> int:
+        return self._channel_number
+
+    def __repr__(self) -> str:
+        state = "OPEN" if self.is_open else "CLOSED"
+        return (f"<{self.__class__.__name__} impl=<Channel number={self._channel_number} {state} "
+                f"conn={self._connection._impl_repr()}>>")
+
+    def __enter__(self) -> BlockingChannel:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.is_open:
+            self.close()
+
+    def _cleanup(self) -> None:
+        self._pending_events = deque()
+        self._consumer_infos = {}
+        self._queue_consumer_generator = None
+
+    @property
+    def channel_number(self) -> int:
+        return self._channel_number
+
+    @property
+    def connection(self) -> BlockingConnection:
+        return self._connection
+
+    @property
+    def is_closed(self) -> bool:
+        return self._state is _CLOSED
+
+    @property
+    def is_open(self) -> bool:
+        return self._state is _OPEN
+
+    @property
+    def consumer_tags(self) -> list[str]:
+        return list(self._consumer_infos.keys())
+
+    # -- state and I/O -----------------------------------------------------------------------------
+    def _raise_if_not_open(self) -> None:
+        if self._state is not _OPEN:
+            raise exceptions.ChannelWrongStateError("Channel is closed.")
+
+    def _on_channel_closed(self, reason: BaseException) -> None:
+        """The channel closed: by the broker (a close frame was read), the client, or its connection."""
+        if self._state is _CLOSED:
+            return
+        self._state = _CLOSED
+        self._closing_reason = reason
+        connection = self._connection
+        if connection._channels.get(self._channel_number) is self:
+            del connection._channels[self._channel_number]
+        if isinstance(reason, exceptions.ChannelClosedByBroker):
+            self._cleanup()
+            connection._request_channel_dispatch(-self._channel_number)
+
+    def _read_frames(self) -> None:
+        """Take what the broker sent this channel; notice a close by the broker (soft error)."""
+        impl = self._impl
+        pop = impl.pop_event
+        event = pop()
+        while event is not None:
+            self._on_frame(event)
+            event = pop()
+        if self._state is _OPEN and not impl.is_open:
+            cause = impl.close_cause
+            if cause is not None and not cause.closes_connection:
+                self._on_channel_closed(translate_error(cause))
+            # a hard error is read by the connection, which closes every channel
+
+    def _on_frame(self, event: Any) -> None:
+        kind = type(event)
+        if kind is Delivery:
+            self._on_deliver(event)
+        elif kind is Returned:
+            method = spec.Basic.Return(event.reply_code, event.reply_text, event.exchange, event.routing_key)
+            properties = _properties_to_pika(event.properties)
+            body = event.body
+            for callback in self._return_callbacks:
+                self._add_pending_event(_ReturnedMessageEvt(callback, self, method, properties, body))
+            if self._delivery_confirmation:
+                LOGGER.warning("Published message was returned: channel=%s; method=%r", self._channel_number,
+                               method)
+                self._puback_return = ReturnedMessage(method, properties, body)
+        elif kind is ConsumerCancelled:
+            self._on_consumer_cancelled_by_broker(event.consumer_tag)
+
+    def _on_deliver(self, delivery: Delivery) -> None:
+        tag = delivery.consumer_tag
+        info = self._consumer_infos.get(tag)
+        if tag in self._cancelling:
+            # pika's impl refuses deliveries for a consumer it is cancelling (auto-ack ones are dropped)
+            if info is None or not info.auto_ack:
+                with contextlib.suppress(*_CORE_ERRORS):
+                    self._impl.basic_reject(delivery.delivery_tag, True)
+            return
+        if info is None:
+            LOGGER.error("Unexpected delivery: %r", delivery)
+            return
+        method = spec.Basic.Deliver(tag, delivery.delivery_tag, delivery.redelivered, delivery.exchange,
+                                    delivery.routing_key)
+        evt = _ConsumerDeliveryEvt(method, _properties_to_pika(delivery.properties), delivery.body)
+        if info.alternate_event_sink is not None:
+            info.alternate_event_sink(evt)
+        else:
+            self._add_pending_event(evt)
+
+    def _on_consumer_cancelled_by_broker(self, consumer_tag: str) -> None:
+        info = self._consumer_infos.get(consumer_tag)
+        if info is None:
+            return
+        evt = _ConsumerCancellationEvt(frame.Method(self._channel_number,
+                                                    spec.Basic.Cancel(consumer_tag=consumer_tag, nowait=True)))
+        if not info.tearing_down:
+            info.state = _ConsumerInfo.CANCELLED_BY_BROKER
+        if info.alternate_event_sink is not None:
+            info.alternate_event_sink(evt)
+        else:
+            self._add_pending_event(evt)
+
+    def _on_consumer_generator_event(self, evt: Any) -> None:
+        self._queue_consumer_generator.pending_events.append(evt)  # type: ignore[union-attr]
+        self._connection._request_channel_dispatch(-self._channel_number)
+
+    def _add_pending_event(self, evt: Any) -> None:
+        self._pending_events.append(evt)
+        self._connection._request_channel_dispatch(self._channel_number)
+
+    def _flush_output(self, *waiters: Callable[[], bool]) -> None:
+        """pika's channel wait: read until a waiter is ready; raise this channel's close by the broker."""
+        if self.is_closed:
+            self._raise_if_not_open()
+        if not waiters:
+            waiters = (lambda: True,)
+        self._connection._flush_output(lambda: self.is_closed, *waiters)
+        if self.is_closed and isinstance(self._closing_reason, exceptions.ChannelClosedByBroker):
+            raise self._closing_reason
+
+    def _rpc(self, operation: Callable, *args: Any) -> Any:
+        """Send a synchronous method (``operation`` is the core call) and wait for the reply.
+
+        A refusal closed the channel or the connection in the core; reading the reply reads that close,
+        which raises it.  A channel the broker had already closed ignores the method; the close is read
+        the same way.
+        """
+        connection = self._connection
+        reads = connection._read_count
+        try:
+            result = operation(*args)
+        except _CORE_ERRORS as error:
+            self._flush_output(lambda: connection._read_count != reads)
+            raise translate_error(error) from None  # the core refused without closing anything
+        self._flush_output(lambda: connection._read_count != reads)
+        return result
+
+    def _send_async(self, operation: Callable, *args: Any) -> Any:
+        """Send an asynchronous method: nothing is read; a refusal is found by a later read."""
+        try:
+            return operation(*args)
+        except _CORE_ERRORS:
+            return None
+
+    def _frame(self, method: Any) -> Any:
+        return frame.Method(self._channel_number, method)
+
+    # -- dispatch ----------------------------------------------------------------------------------
+    def _dispatch_events(self) -> None:
+        while self._pending_events:
+            evt = self._pending_events.popleft()
+            if type(evt) is _ConsumerDeliveryEvt:
+                consumer_info = self._consumer_infos[evt.method.consumer_tag]
+                consumer_info.on_message_callback(self, evt.method, evt.properties, evt.body)
+            elif type(evt) is _ConsumerCancellationEvt:
+                del self._consumer_infos[evt.method_frame.method.consumer_tag]
+                for callback in list(self._cancel_callbacks):
+                    callback(evt.method_frame)
+            else:
+                evt.dispatch()
+
+    # -- closing -----------------------------------------------------------------------------------
+    def close(self, reply_code: int = 0, reply_text: str = "Normal shutdown") -> None:
+        """Cancel this channel's consumers, then close it (the broker requeues its unacked messages)."""
+        LOGGER.debug("Channel.close(%s, %s)", reply_code, reply_text)
+        self._raise_if_not_open()
+        try:
+            self._cancel_all_consumers()
+            _wire(spec.Channel.Close(reply_code, reply_text, 0, 0))
+            connection = self._connection
+            reads = connection._read_count
+            if self._impl.is_open:
+                self._impl.close()
+                self._on_channel_closed(exceptions.ChannelClosedByClient(reply_code, reply_text))
+            # else the broker closed it first: its Channel.Close is read now and wins
+            connection._flush_output(lambda: connection._read_count != reads)  # Channel.CloseOk
+            if isinstance(self._closing_reason, exceptions.ChannelClosedByBroker):
+                raise self._closing_reason
+        finally:
+            self._cleanup()
+
+    def flow(self, active: bool) -> bool:
+        """``channel.flow``; RabbitMQ supports only ``active=True`` (False closes the connection: 540)."""
+        self._raise_if_not_open()
+        method = _wire(spec.Channel.Flow(active))
+        return bool(self._rpc(self._impl.flow, method.active))
+
+    def add_on_cancel_callback(self, callback: Callable) -> None:
+        """``callback(method_frame)`` when the broker cancels a consumer (its queue was deleted)."""
+        self._cancel_callbacks.append(callback)
+
+    def add_on_return_callback(self, callback: Callable) -> None:
+        """``callback(channel, method, properties, body)`` for returned messages (Basic.Return)."""
+        self._return_callbacks.append(callback)
+
+    # -- consuming ---------------------------------------------------------------------------------
+    def _generate_consumer_tag(self) -> str:
+        return "ctag%i.%s" % (self._channel_number, uuid.uuid4().hex)
+
+    def basic_consume(self, queue: str, on_message_callback: Callable, auto_ack: bool = False,
+                      exclusive: bool = False, consumer_tag: str | None = None,
+                      arguments: dict | None = None) -> str:
+        """Start a consumer; ``on_message_callback(channel, method, properties, body)`` runs from
+        ``process_data_events``/``start_consuming``.  Returns the consumer tag (``ctag<n>.<hex>`` if none)."""
+        _require_string(queue, "queue")
+        _require_callback(on_message_callback, "on_message_callback")
+        return self._basic_consume_impl(queue=queue, on_message_callback=on_message_callback, auto_ack=auto_ack,
+                                        exclusive=exclusive, consumer_tag=consumer_tag, arguments=arguments)
+
+    def _basic_consume_impl(self, queue: str, auto_ack: bool, exclusive: bool, consumer_tag: str | None,
+                            arguments: dict | None = None, on_message_callback: Callable | None = None,
+                            alternate_event_sink: Callable | None = None) -> str:
+        if (on_message_callback is None) == (alternate_event_sink is None):
+            raise ValueError(("exactly one of on_message_callback/alternate_event_sink must be non-None",
+                              on_message_callback, alternate_event_sink))
+        if not consumer_tag:
+            consumer_tag = self._generate_consumer_tag()
+        if consumer_tag in self._consumer_infos:
+            raise exceptions.DuplicateConsumerTag(consumer_tag)
+        self._consumer_infos[consumer_tag] = _ConsumerInfo(consumer_tag, auto_ack=auto_ack,
+                                                           on_message_callback=on_message_callback,
+                                                           alternate_event_sink=alternate_event_sink)
+        try:
+            _require_string(queue, "queue")
+            self._raise_if_not_open()
+            method = _wire(spec.Basic.Consume(queue=queue, consumer_tag=consumer_tag, no_ack=auto_ack,
+                                              exclusive=exclusive, arguments=arguments or dict()))
+            self._rpc(self._impl.basic_consume, method.queue, None, method.no_ack, method.exclusive,
+                      method.consumer_tag, method.arguments)
+        except Exception:
+            if consumer_tag in self._consumer_infos:
+                del self._consumer_infos[consumer_tag]
+                self._connection._request_channel_dispatch(-self._channel_number)
+            raise
+        if self._consumer_infos[consumer_tag].setting_up:
+            self._consumer_infos[consumer_tag].state = _ConsumerInfo.ACTIVE
+        return consumer_tag
+
+    def basic_cancel(self, consumer_tag: str) -> list:
+        """Cancel a consumer.  auto_ack=False: deliveries received but not yet dispatched are rejected
+        (requeued) first, returns ``[]``; auto_ack=True: returns them as ``(method, properties, body)``."""
+        try:
+            consumer_info = self._consumer_infos[consumer_tag]
+        except KeyError:
+            LOGGER.warning("User is attempting to cancel an unknown consumer=%s; already cancelled by user or "
+                           "broker?", consumer_tag)
+            return []
+        try:
+            assert consumer_info.active or consumer_info.cancelled_by_broker, consumer_info.state
+            auto_ack = consumer_info.auto_ack
+            cancelled_by_broker = consumer_info.cancelled_by_broker
+            consumer_info.state = _ConsumerInfo.TEARING_DOWN
+            if not auto_ack:
+                for message in self._remove_pending_deliveries(consumer_tag):
+                    self._raise_if_not_open()
+                    self._send_async(self._impl.basic_reject, message.method.delivery_tag, True)
+            _require_string(consumer_tag, "consumer_tag")
+            self._raise_if_not_open()
+            if cancelled_by_broker:
+                # pika's impl already forgot the consumer: it sends nothing and waits for nothing
+                self._flush_output()
+            else:
+                _wire(spec.Basic.Cancel(consumer_tag=consumer_tag, nowait=False))
+                self._cancelling.add(consumer_tag)
+                try:
+                    self._rpc(self._impl.basic_cancel, consumer_tag)
+                finally:
+                    self._cancelling.discard(consumer_tag)
+            if auto_ack:
+                return [(evt.method, evt.properties, evt.body)
+                        for evt in self._remove_pending_deliveries(consumer_tag)]
+            messages = self._remove_pending_deliveries(consumer_tag)
+            assert not messages, messages
+            return []
+        finally:
+            if consumer_tag in self._consumer_infos:
+                del self._consumer_infos[consumer_tag]
+                self._connection._request_channel_dispatch(-self._channel_number)
+
+    def _remove_pending_deliveries(self, consumer_tag: str) -> list:
+        remaining: deque = deque()
+        unprocessed = []
+        while self._pending_events:
+            evt = self._pending_events.popleft()
+            if type(evt) is _ConsumerDeliveryEvt and evt.method.consumer_tag == consumer_tag:
+                unprocessed.append(evt)
+                continue
+            if type(evt) is _ConsumerCancellationEvt and evt.method_frame.method.consumer_tag == consumer_tag:
+                continue  # the broker's cancel arrived before ours completed
+            remaining.append(evt)
+        self._pending_events = remaining
+        return unprocessed
+
+    def _cancel_all_consumers(self) -> None:
+        if self._consumer_infos:
+            LOGGER.debug("Cancelling %i consumers", len(self._consumer_infos))
+            if self._queue_consumer_generator is not None:
+                self.cancel()
+            for consumer_tag in list(self._consumer_infos.keys()):
+                self.basic_cancel(consumer_tag)
+
+    def start_consuming(self) -> None:
+        """Dispatch consumer callbacks (and timers) until every consumer of this channel is cancelled."""
+        with self._connection._acquire_event_dispatch() as dispatch_allowed:
+            if not dispatch_allowed:
+                raise exceptions.ReentrancyError(
+                    "start_consuming may not be called from the scope of another BlockingConnection or "
+                    "BlockingChannel callback")
+        self._raise_if_not_open()
+        while self._consumer_infos:
+            self._process_data_events(time_limit=None)
+
+    def stop_consuming(self, consumer_tag: str | None = None) -> None:
+        """Cancel one consumer, or all of them (which ends ``start_consuming``)."""
+        if consumer_tag:
+            self.basic_cancel(consumer_tag)
+        else:
+            self._cancel_all_consumers()
+
+    def consume(self, queue: str, auto_ack: bool = False, exclusive: bool = False, arguments: dict | None = None,
+                inactivity_timeout: float | None = None, consumer_tag: str | None = None) -> Iterator[tuple]:
+        """Generator of ``(method, properties, body)``; ``(None, None, None)`` after ``inactivity_timeout``
+        seconds without a message.  Ends when the broker cancels the consumer; ``cancel()`` stops it."""
+        self._raise_if_not_open()
+        params = (queue, auto_ack, exclusive)
+        if self._queue_consumer_generator is not None:
+            if params != self._queue_consumer_generator.params:
+                raise ValueError(
+                    "Consume with different params not allowed on existing queue consumer generator; previous "
+                    f"params: {self._queue_consumer_generator.params!r}; new params: {(queue, auto_ack, exclusive)!r}")
+        else:
+            if not consumer_tag:
+                consumer_tag = self._generate_consumer_tag()
+            self._queue_consumer_generator = _QueueConsumerGeneratorInfo(params, consumer_tag)
+            try:
+                self._basic_consume_impl(queue=queue, auto_ack=auto_ack, exclusive=exclusive,
+                                         consumer_tag=consumer_tag, arguments=arguments,
+                                         alternate_event_sink=self._on_consumer_generator_event)
+            except Exception:
+                self._queue_consumer_generator = None
+                raise
+
+        while self._queue_consumer_generator is not None:
+            if self._queue_consumer_generator.pending_events:
+                evt = self._queue_consumer_generator.pending_events.popleft()
+                if type(evt) is _ConsumerCancellationEvt:
+                    self._queue_consumer_generator = None  # cancelled by the broker
+                    break
+                yield (evt.method, evt.properties, evt.body)
+                continue
+            if inactivity_timeout is None:
+                self._process_data_events(time_limit=None)
+                continue
+            deadline = time.monotonic() + inactivity_timeout
+            delta = inactivity_timeout
+            while self._queue_consumer_generator is not None and not self._queue_consumer_generator.pending_events:
+                self._process_data_events(time_limit=delta)
+                if not self._queue_consumer_generator:
+                    break  # cancelled by the client
+                if self._queue_consumer_generator.pending_events:
+                    break
+                delta = deadline - time.monotonic()
+                if delta <= 0.0:
+                    yield (None, None, None)
+                    break
+
+    def _process_data_events(self, time_limit: float | None) -> None:
+        self._connection.process_data_events(time_limit=time_limit)
+        if self.is_closed and isinstance(self._closing_reason, exceptions.ChannelClosedByBroker):
+            raise self._closing_reason
+
+    def get_waiting_message_count(self) -> int:
+        """Messages the ``consume()`` generator can yield without waiting."""
+        if self._queue_consumer_generator is None:
+            return 0
+        pending = self._queue_consumer_generator.pending_events
+        count = len(pending)
+        if count and type(pending[-1]) is _ConsumerCancellationEvt:
+            count -= 1
+        return count
+
+    def cancel(self) -> int:
+        """Cancel the ``consume()`` generator's consumer, rejecting (requeueing) what it has not yielded."""
+        if self._queue_consumer_generator is None:
+            LOGGER.warning("cancel: queue consumer generator is inactive (already cancelled by client or broker?)")
+            return 0
+        try:
+            _, auto_ack, _ = self._queue_consumer_generator.params
+            if not auto_ack:
+                pending = self._queue_consumer_generator.pending_events
+                for _ in range(self.get_waiting_message_count()):
+                    evt = pending.popleft()
+                    self._raise_if_not_open()
+                    self._send_async(self._impl.basic_reject, evt.method.delivery_tag, True)
+            self.basic_cancel(self._queue_consumer_generator.consumer_tag)
+        finally:
+            self._queue_consumer_generator = None
+        return 0
+
+    # -- acknowledgements (asynchronous) -------------------------------------------------------------
+    def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
+        self._raise_if_not_open()
+        if type(delivery_tag) is not int or not 0 <= delivery_tag < 1 << 64:
+            delivery_tag = _wire(spec.Basic.Ack(delivery_tag, multiple)).delivery_tag
+        self._send_async(self._impl.basic_ack, delivery_tag, bool(multiple))
+
+    def basic_nack(self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True) -> None:
+        self._raise_if_not_open()
+        if type(delivery_tag) is not int or not 0 <= delivery_tag < 1 << 64:
+            delivery_tag = _wire(spec.Basic.Nack(delivery_tag, multiple, requeue)).delivery_tag
+        self._send_async(self._impl.basic_nack, delivery_tag, bool(multiple), bool(requeue))
+
+    def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
+        self._raise_if_not_open()
+        if not isinstance(delivery_tag, int):
+            raise TypeError("delivery_tag must be an integer")
+        if type(delivery_tag) is not int or not 0 <= delivery_tag < 1 << 64:
+            delivery_tag = _wire(spec.Basic.Reject(delivery_tag, requeue)).delivery_tag
+        self._send_async(self._impl.basic_reject, delivery_tag, bool(requeue))
+
+    # -- get / publish -----------------------------------------------------------------------------
+    def basic_get(self, queue: str, auto_ack: bool = False) -> tuple:
+        """``(Basic.GetOk, BasicProperties, body)``, or ``(None, None, None)`` if the queue is empty."""
+        _require_string(queue, "queue")
+        _require_string(queue, "queue")
+        if self._getok_pending:
+            raise exceptions.DuplicateGetOkCallback()
+        self._getok_pending = True
+        method = _wire(spec.Basic.Get(queue=queue, no_ack=auto_ack))
+        connection = self._connection
+        if connection.is_closed:
+            raise exceptions.ConnectionWrongStateError("Attempted to send a frame on closed connection.")
+        if self.is_closed:
+            # pika checks nothing before sending Basic.Get; the broker answers the dead channel number
+            connection._basic_get_on_dead_channel(self._channel_number, method.queue, method.no_ack)
+            self._raise_if_not_open()
+        delivery = self._rpc(self._impl.basic_get, method.queue, method.no_ack)
+        self._getok_pending = False
+        if delivery is None:
+            return None, None, None
+        get_ok = spec.Basic.GetOk(delivery.delivery_tag, delivery.redelivered, delivery.exchange,
+                                  delivery.routing_key, delivery.message_count)
+        return get_ok, _properties_to_pika(delivery.properties), delivery.body
+
+    def basic_publish(self, exchange: str, routing_key: str, body: Any, properties: Any = None,
+                      mandatory: bool = False) -> None:
+        """Publish.  In confirm mode waits for the confirm: ``UnroutableError`` if the message was returned,
+        ``NackError`` if nacked; otherwise returns at once (a refusal surfaces at the next waiting call)."""
+        self._raise_if_not_open()
+        body = _as_bytes(body)
+        if not (_short_string_ok(exchange) and _short_string_ok(routing_key)):
+            method = _wire(spec.Basic.Publish(exchange=exchange, routing_key=routing_key, mandatory=mandatory))
+            exchange, routing_key = method.exchange, method.routing_key
+        core_properties = None if properties is None else _properties_to_core(properties)
+        if self._delivery_confirmation:
+            outcome = self._rpc(self._impl.basic_publish, exchange, routing_key, body, core_properties,
+                                bool(mandatory))
+            if outcome is _NACKED:
+                returned = [self._puback_return] if self._puback_return is not None else []
+                self._puback_return = None
+                LOGGER.warning("Message was Nack'ed by broker: channel=%s; exchange=%s; routing_key=%s; "
+                               "mandatory=%r", self._channel_number, exchange, routing_key, mandatory)
+                raise exceptions.NackError(returned)
+            if self._puback_return is not None:
+                messages = [self._puback_return]
+                self._puback_return = None
+                raise exceptions.UnroutableError(messages)
+        else:
+            self._send_async(self._impl.basic_publish, exchange, routing_key, body, core_properties,
+                             bool(mandatory))
+
+    # -- qos, recover, confirms ---------------------------------------------------------------------
+    def basic_qos(self, prefetch_size: int = 0, prefetch_count: int = 0, global_qos: bool = False) -> None:
+        self._raise_if_not_open()
+        _zero_or_greater("prefetch_size", prefetch_size)
+        _zero_or_greater("prefetch_count", prefetch_count)
+        method = _wire(spec.Basic.Qos(prefetch_size, prefetch_count, global_qos))
+        self._rpc(self._impl.basic_qos, method.prefetch_size, method.prefetch_count, method.global_qos)
+
+    def basic_recover(self, requeue: bool = False) -> None:
+        """Requeue the channel's unacked messages.  pika's default ``requeue=False`` is refused by
+        RabbitMQ with 540 (the connection closes)."""
+        self._raise_if_not_open()
+        method = _wire(spec.Basic.Recover(requeue))
+        self._rpc(self._impl.basic_recover, method.requeue)
+
+    def confirm_delivery(self) -> None:
+        """Publisher confirms: ``basic_publish`` then waits for each confirm.  Repeating is harmless."""
+        if self._delivery_confirmation:
+            LOGGER.error("confirm_delivery: confirmation was already enabled on channel=%s", self._channel_number)
+            return
+        self._raise_if_not_open()
+        self._rpc(self._impl.confirm_select)
+        self._delivery_confirmation = True
+
+    # -- exchanges ---------------------------------------------------------------------------------
+    def exchange_declare(self, exchange: str, exchange_type: Any = spec.ExchangeType.direct,
+                         passive: bool = False, durable: bool = False, auto_delete: bool = False,
+                         internal: bool = False, arguments: dict | None = None) -> Any:
+        _require_string(exchange, "exchange")
+        _require_string(exchange, "exchange")
+        self._raise_if_not_open()
+        if isinstance(exchange_type, Enum):
+            exchange_type = exchange_type.value
+        m = _wire(spec.Exchange.Declare(0, exchange, exchange_type, passive, durable, auto_delete, internal,
+                                        False, arguments or dict()))
+        self._rpc(self._impl.exchange_declare, m.exchange, m.type, m.passive, m.durable, m.auto_delete,
+                  m.internal, m.arguments)
+        return self._frame(spec.Exchange.DeclareOk())
+
+    def exchange_delete(self, exchange: str | None = None, if_unused: bool = False) -> Any:
+        self._raise_if_not_open()
+        m = _wire(spec.Exchange.Delete(0, exchange, if_unused, False))
+        self._rpc(self._impl.exchange_delete, m.exchange, m.if_unused)
+        return self._frame(spec.Exchange.DeleteOk())
+
+    def exchange_bind(self, destination: str, source: str, routing_key: str = "",
+                      arguments: dict | None = None) -> Any:
+        _require_string(destination, "destination")
+        _require_string(source, "source")
+        self._raise_if_not_open()
+        m = _wire(spec.Exchange.Bind(0, destination, source, routing_key, False, arguments or dict()))
+        self._rpc(self._impl.exchange_bind, m.destination, m.source, m.routing_key, m.arguments)
+        return self._frame(spec.Exchange.BindOk())
+
+    def exchange_unbind(self, destination: str | None = None, source: str | None = None, routing_key: str = "",
+                        arguments: dict | None = None) -> Any:
+        self._raise_if_not_open()
+        m = _wire(spec.Exchange.Unbind(0, destination, source, routing_key, False, arguments))
+        self._rpc(self._impl.exchange_unbind, m.destination, m.source, m.routing_key, m.arguments)
+        return self._frame(spec.Exchange.UnbindOk())
+
+    # -- queues ------------------------------------------------------------------------------------
+    def queue_declare(self, queue: str, passive: bool = False, durable: bool = False, exclusive: bool = False,
+                      auto_delete: bool = False, arguments: dict | None = None) -> Any:
+        """Declare a queue (``''``: server-named); the frame's ``method`` is ``Queue.DeclareOk(queue,
+        message_count, consumer_count)``."""
+        _require_string(queue, "queue")
+        _require_string(queue, "queue")
+        self._raise_if_not_open()
+        m = _wire(spec.Queue.Declare(0, queue, passive, durable, exclusive, auto_delete, False, arguments or dict()))
+        ok = self._rpc(self._impl.queue_declare, m.queue, m.passive, m.durable, m.exclusive, m.auto_delete,
+                       m.arguments)
+        return self._frame(spec.Queue.DeclareOk(ok.queue, ok.message_count, ok.consumer_count))
+
+    def queue_delete(self, queue: str, if_unused: bool = False, if_empty: bool = False) -> Any:
+        self._raise_if_not_open()
+        _require_string(queue, "queue")
+        m = _wire(spec.Queue.Delete(0, queue, if_unused, if_empty, False))
+        count = self._rpc(self._impl.queue_delete, m.queue, m.if_unused, m.if_empty)
+        return self._frame(spec.Queue.DeleteOk(count))
+
+    def queue_purge(self, queue: str) -> Any:
+        self._raise_if_not_open()
+        _require_string(queue, "queue")
+        m = _wire(spec.Queue.Purge(0, queue, False))
+        count = self._rpc(self._impl.queue_purge, m.queue)
+        return self._frame(spec.Queue.PurgeOk(count))
+
+    def queue_bind(self, queue: str, exchange: str, routing_key: str | None = None,
+                   arguments: dict | None = None) -> Any:
+        """Bind; ``routing_key=None`` means the queue's name (pika sends the queue name as the key)."""
+        _require_string(queue, "queue")
+        _require_string(exchange, "exchange")
+        _require_string(queue, "queue")
+        _require_string(exchange, "exchange")
+        self._raise_if_not_open()
+        if routing_key is None:
+            routing_key = queue
+        m = _wire(spec.Queue.Bind(0, queue, exchange, routing_key, False, arguments or dict()))
+        self._rpc(self._impl.queue_bind, m.queue, m.exchange, m.routing_key, m.arguments)
+        return self._frame(spec.Queue.BindOk())
+
+    def queue_unbind(self, queue: str, exchange: str, routing_key: str | None = None,
+                     arguments: dict | None = None) -> Any:
+        self._raise_if_not_open()
+        _require_string(queue, "queue")
+        if routing_key is None:
+            routing_key = queue
+        m = _wire(spec.Queue.Unbind(0, queue, exchange, routing_key, arguments or dict()))
+        self._rpc(self._impl.queue_unbind, m.queue, m.exchange, m.routing_key, m.arguments)
+        return self._frame(spec.Queue.UnbindOk())
+
+    # -- transactions ------------------------------------------------------------------------------
+    def tx_select(self) -> Any:
+        self._raise_if_not_open()
+        self._rpc(self._impl.tx_select)
+        return self._frame(spec.Tx.SelectOk())
+
+    def tx_commit(self) -> Any:
+        self._raise_if_not_open()
+        self._rpc(self._impl.tx_commit)
+        return self._frame(spec.Tx.CommitOk())
+
+    def tx_rollback(self) -> Any:
+        self._raise_if_not_open()
+        self._rpc(self._impl.tx_rollback)
+        return self._frame(spec.Tx.RollbackOk())

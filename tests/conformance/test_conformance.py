@@ -1,0 +1,69 @@
+"""Conformance: every scenario's trace on minimq (and, when reachable, on a live RabbitMQ) must equal the
+golden trace recorded from RabbitMQ 3.10.8 (``golden/<scenario>.json``).
+
+Two tests per scenario:
+
+* ``test_minimq[<scenario>]`` runs the scenario on a fresh ``minimq.Broker()`` through
+  ``minimq.compat.pika`` and compares with the golden trace (skipped while the facade is not importable);
+* ``test_rabbitmq[<scenario>]`` runs it on the server at ``$MINIMQ_RABBITMQ_URL`` (default: local guest
+  account) and compares with the golden trace, which detects stale goldens (skipped when no server is
+  reachable).
+
+Refresh the goldens with ``python -m tests.conformance.record --repeat 3``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from . import harness
+
+SCENARIOS = list(harness.load_scenarios())
+
+#: scenario -> {"minimq": bool | None, "rabbitmq": bool | None}; None = skipped.  Read by conftest.py.
+RESULTS: dict = {}
+
+_backends: dict = {}
+
+
+def _backend(kind):
+    if kind not in _backends:
+        _backends[kind] = harness.MinimqBackend() if kind == "minimq" else harness.RabbitBackend()
+        _backends[kind + ".why"] = _backends[kind].available()
+    return _backends[kind], _backends[kind + ".why"]
+
+
+def _run_and_compare(kind, name):
+    RESULTS.setdefault(name, {"minimq": None, "rabbitmq": None})
+    golden = harness.read_golden(name)
+    if golden is None:
+        RESULTS[name][kind] = False
+        pytest.fail("no golden trace for %r: run python -m tests.conformance.record -k %s" % (name, name))
+    backend, why = _backend(kind)
+    if why:
+        pytest.skip(why)
+    res = harness.run_scenario(backend, name)
+    diff = harness.diff_traces(golden, res.records, "golden (RabbitMQ 3.10.8)", kind)
+    RESULTS[name][kind] = diff is None
+    if diff is not None:
+        msg = "scenario %r: %s trace differs from golden\n%s" % (name, kind, diff)
+        if res.error:
+            msg += "\n\nscenario raised:\n" + res.error
+        pytest.fail(msg, pytrace=False)
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_minimq(name):
+    _run_and_compare("minimq", name)
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_rabbitmq(name):
+    _run_and_compare("rabbitmq", name)
+
+
+def test_every_golden_has_a_scenario():
+    import os
+
+    names = {fn[:-5] for fn in os.listdir(harness.GOLDEN_DIR) if fn.endswith(".json")}
+    assert sorted(names - set(SCENARIOS)) == [], "stale golden files (use record.py --prune)"

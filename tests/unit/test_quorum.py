@@ -1,0 +1,185 @@
+"""SEMANTICS §14: quorum queues — declaration refusals, differing operations, delivery count and limit."""
+
+from __future__ import annotations
+
+import pytest
+
+from core_helpers import bodies, collector, drain, hard, soft
+from minimq import NotImplementedByServer, PreconditionFailed, Properties, ResourceLocked
+
+Q = {"x-queue-type": "quorum"}
+
+
+def _quorum(ch, name="qq", **args):
+    ch.queue_declare(name, durable=True, arguments={**Q, **args})
+
+
+# -- declaration -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("flags, prop", [
+    (dict(durable=True, auto_delete=True, exclusive=True), "auto-delete"),
+    (dict(durable=False, auto_delete=True), "auto-delete"),
+    (dict(durable=True, exclusive=True), "exclusive-owner"),
+    (dict(durable=False, exclusive=True), "exclusive-owner"),
+    (dict(durable=False), "non-durable"),
+])
+def test_quorum_property_checks_in_order(ch, flags, prop):
+    with soft(ch, PreconditionFailed, 406,
+              f"PRECONDITION_FAILED - invalid property '{prop}' for queue 'qq' in vhost '/'"):
+        ch.queue_declare("qq", arguments=Q, **flags)
+
+
+def test_no_server_named_quorum_queue(ch):
+    with soft(ch, PreconditionFailed, 406,
+              "PRECONDITION_FAILED - Cannot declare a server-named queue for type rabbit_quorum_queue"):
+        ch.queue_declare("", durable=True, arguments=Q)
+
+
+@pytest.mark.parametrize("arg, value", [("x-max-priority", 5), ("x-queue-mode", "lazy"), ("x-queue-version", 2),
+                                        ("x-queue-master-locator", "min-masters")])
+def test_classic_only_arguments_refused(ch, arg, value):
+    with soft(ch, PreconditionFailed, 406, f"PRECONDITION_FAILED - invalid arg '{arg}' for queue 'qq' in vhost '/' "
+              "of queue type rabbit_quorum_queue"):
+        _quorum(ch, **{arg: value})
+
+
+def test_supported_arguments_accepted(ch):
+    _quorum(ch, **{"x-dead-letter-exchange": "d", "x-dead-letter-routing-key": "k",
+                   "x-dead-letter-strategy": "at-most-once", "x-expires": 1000, "x-max-length": 5,
+                   "x-max-length-bytes": 100, "x-overflow": "reject-publish-dlx", "x-single-active-consumer": True,
+                   "x-delivery-limit": 3, "x-message-ttl": 1000})
+    assert ch.is_open
+
+
+def test_delivery_limit_compared_on_redeclare(ch):
+    _quorum(ch, **{"x-delivery-limit": 3})
+    with soft(ch, PreconditionFailed, 406, "PRECONDITION_FAILED - inequivalent arg 'x-delivery-limit' for queue 'qq' "
+              "in vhost '/': received '4' but current is '3'"):
+        _quorum(ch, **{"x-delivery-limit": 4})
+
+
+# -- operations that differ ------------------------------------------------------------------------
+def test_global_qos_consume_refused(ch):
+    _quorum(ch)
+    ch.basic_qos(prefetch_count=5, global_qos=True)
+    with hard(ch, NotImplementedByServer, 540,
+              "NOT_IMPLEMENTED - queue 'qq' in vhost '/' does not support global qos"):
+        ch.basic_consume("qq", print)
+
+
+@pytest.mark.parametrize("flags, flag", [(dict(if_unused=True), "if-unused"), (dict(if_empty=True), "if-empty")])
+def test_delete_with_flags_refused(ch, flags, flag):
+    _quorum(ch)
+    with hard(ch, NotImplementedByServer, 540, "NOT_IMPLEMENTED - cannot delete queue 'qq' in vhost '/'. queue.delete "
+              f"operations with {flag} flag set are not supported by quorum queues"):
+        ch.queue_delete("qq", **flags)
+
+
+def test_get_on_single_active_consumer_quorum_queue(ch):
+    _quorum(ch, **{"x-single-active-consumer": True})
+    with soft(ch, ResourceLocked, 405, "RESOURCE_LOCKED - cannot obtain access to locked queue 'qq' in vhost '/'. "
+              "basic.get operations are not supported by quorum queues with single active consumer"):
+        ch.basic_get("qq")
+
+
+def test_priority_ignored(ch):
+    _quorum(ch)
+    for i, prio in enumerate((1, 9, 5)):
+        ch.basic_publish("", "qq", b"%d" % i, properties=Properties(priority=prio))
+    assert bodies(drain(ch, "qq")) == [b"0", b"1", b"2"]
+
+
+def test_reject_publish_dlx_acts_as_drop_head(ch):
+    ch.queue_declare("dlq")
+    _quorum(ch, **{"x-max-length": 1, "x-overflow": "reject-publish-dlx", "x-dead-letter-exchange": "",
+                   "x-dead-letter-routing-key": "dlq"})
+    ch.confirm_select()
+    assert ch.basic_publish("", "qq", b"0") == 1
+    assert ch.basic_publish("", "qq", b"1") == 1  # acked, not nacked
+    assert bodies(drain(ch, "qq")) == [b"1"]
+    assert bodies(drain(ch, "dlq")) == [b"0"]
+
+
+# -- delivery count --------------------------------------------------------------------------------
+def test_delivery_count_header(ch):
+    _quorum(ch)
+    ch.basic_publish("", "qq", b"m", properties=Properties(headers={"h": 1}))
+    first = ch.basic_get("qq")
+    assert first.redelivered is False and "x-delivery-count" not in first.headers
+    ch.basic_reject(first.delivery_tag)
+    second = ch.basic_get("qq")
+    assert second.redelivered is True and second.headers == {"h": 1, "x-delivery-count": 1}
+    ch.basic_recover(requeue=True)
+    third = ch.basic_get("qq")
+    assert third.headers["x-delivery-count"] == 2
+
+
+def test_delivery_count_on_close_not_on_cancel(broker):
+    ch = broker.channel()
+    _quorum(ch)
+    ch.basic_publish("", "qq", b"m")
+    other = broker.channel()
+    tag, got = collector(other, "qq")
+    other.basic_cancel(tag)  # cancel alone returns nothing
+    assert ch.queue_declare("qq", passive=True).message_count == 0
+    other.close()
+    d = ch.basic_get("qq")
+    assert d.headers == {"x-delivery-count": 1}
+    assert got[0].headers is None  # the header is added per delivery; the first one had none
+
+
+def test_delivery_limit_dead_letters(ch):
+    ch.queue_declare("dlq")
+    _quorum(ch, **{"x-delivery-limit": 2, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": "dlq"})
+    ch.basic_publish("", "qq", b"m")
+    deliveries = 0
+    while True:
+        d = ch.basic_get("qq")
+        if d is None:
+            break
+        deliveries += 1
+        ch.basic_nack(d.delivery_tag, requeue=True)
+    assert deliveries == 3  # L + 1
+    dead = ch.basic_get("dlq", auto_ack=True)
+    death = dead.headers["x-death"][0]
+    assert (death["reason"], death["queue"], death["count"]) == ("delivery_limit", "qq", 1)
+
+
+def test_delivery_limit_without_dlx_drops(ch):
+    _quorum(ch, **{"x-delivery-limit": 0})
+    ch.basic_publish("", "qq", b"m")
+    ch.basic_reject(ch.basic_get("qq").delivery_tag)
+    assert ch.queue_declare("qq", passive=True).message_count == 0
+
+
+def test_requeue_without_limit_goes_to_the_back(ch):
+    _quorum(ch)
+    for i in range(3):
+        ch.basic_publish("", "qq", b"%d" % i)
+    d = ch.basic_get("qq")
+    ch.basic_nack(d.delivery_tag, requeue=True)
+    assert bodies(drain(ch, "qq")) == [b"1", b"2", b"0"]
+
+
+def test_requeue_with_limit_goes_to_the_front_in_return_order(ch):
+    _quorum(ch, **{"x-delivery-limit": 10})
+    for i in range(4):
+        ch.basic_publish("", "qq", b"%d" % i)
+    a, b = ch.basic_get("qq"), ch.basic_get("qq")
+    ch.basic_reject(b.delivery_tag)
+    ch.basic_reject(a.delivery_tag)
+    assert bodies(drain(ch, "qq")) == [b"1", b"0", b"2", b"3"]
+
+
+def test_close_returns_go_to_the_front(broker):
+    ch = broker.channel()
+    _quorum(ch)
+    for i in range(3):
+        ch.basic_publish("", "qq", b"%d" % i)
+    other = broker.channel()
+    other.basic_get("qq")
+    other.basic_get("qq")
+    ch.basic_publish("", "qq", b"3")
+    other.close()
+    got = drain(ch, "qq")
+    assert bodies(got) == [b"0", b"1", b"2", b"3"]
+    assert [d.redelivered for d in got] == [True, True, False, False]
