@@ -33,44 +33,83 @@ def routing_keys_of(message: Message, with_bcc: bool = False) -> list[str]:
 
 
 def _sorted_table(table: dict[str, Any]) -> dict[str, Any]:
-    return {k: table[k] for k in sorted(table, key=lambda k: k.encode())}
+    # UTF-8 preserves code point order, so sorting the str keys sorts them bytewise as RabbitMQ does
+    return {k: table[k] for k in sorted(table)}
+
+
+_time_cache: list = [None, None]  # [epoch second, naive UTC datetime]: dead-letterings come in bursts
+
+
+def _death_time(wall_time: float) -> datetime.datetime:
+    second = int(wall_time)
+    cache = _time_cache
+    if cache[0] != second:
+        cache[1] = datetime.datetime.fromtimestamp(second, datetime.timezone.utc).replace(tzinfo=None)
+        cache[0] = second
+    return cache[1]
 
 
 def dead_letter_copy(message: Message, queue_name: str, reason: str, dlx: str,
                      dead_letter_routing_key: str | None, wall_time: float) -> Message:
     """Build the message a queue dead-letters (a new Message; the original is untouched)."""
-    props = message.properties or Properties()
-    headers = dict(props.headers) if props.headers else {}
-    deaths = [dict(d) for d in headers.get("x-death", [])] if isinstance(headers.get("x-death"), list) else []
-    existing = next((i for i, d in enumerate(deaths) if d.get("queue") == queue_name and d.get("reason") == reason), None)
-    if existing is not None:
-        entry = deaths.pop(existing)
-        entry["count"] = entry.get("count", 0) + 1
-        deaths.insert(0, _sorted_table(entry))
+    props = message.properties
+    if props is None:
+        props = _NO_PROPERTIES
+    old_headers = props.headers
+    previous = old_headers.get("x-death") if old_headers else None
+    if isinstance(previous, list) and previous:
+        deaths = [dict(d) for d in previous]
+        for i, death in enumerate(deaths):
+            if death.get("queue") == queue_name and death.get("reason") == reason:
+                entry = deaths.pop(i)
+                entry["count"] = entry.get("count", 0) + 1
+                deaths.insert(0, _sorted_table(entry))
+                break
+        else:
+            deaths.insert(0, _sorted_table(_new_death(message, props, queue_name, reason, wall_time)))
     else:
-        entry = {
-            "count": 1,
-            "reason": reason,
-            "queue": queue_name,
-            "time": datetime.datetime.fromtimestamp(int(wall_time), datetime.timezone.utc).replace(tzinfo=None),
-            "exchange": message.exchange,
-            "routing-keys": routing_keys_of(message),
+        # the very first death keeps RabbitMQ's field order: count, reason, queue, time, exchange, ...
+        deaths = [_new_death(message, props, queue_name, reason, wall_time)]
+    if old_headers:
+        headers = dict(old_headers)
+        headers["x-death"] = deaths
+        if "x-first-death-reason" not in headers:
+            headers["x-first-death-reason"] = reason
+            headers["x-first-death-queue"] = queue_name
+            headers["x-first-death-exchange"] = message.exchange
+        if dead_letter_routing_key is not None:
+            headers.pop("CC", None)
+        headers = _sorted_table(headers)
+    else:
+        headers = {  # already in sorted order
+            "x-death": deaths,
+            "x-first-death-exchange": message.exchange,
+            "x-first-death-queue": queue_name,
+            "x-first-death-reason": reason,
         }
-        if props.expiration is not None:
-            entry["original-expiration"] = props.expiration
-        deaths.insert(0, entry if not deaths and "x-death" not in headers else _sorted_table(entry))
-    headers["x-death"] = deaths
-    if "x-first-death-reason" not in headers:
-        headers["x-first-death-reason"] = reason
-        headers["x-first-death-queue"] = queue_name
-        headers["x-first-death-exchange"] = message.exchange
-    if dead_letter_routing_key is not None:
-        headers.pop("CC", None)
-    new_props = props.copy(headers=_sorted_table(headers), expiration=None)
+    new_props = props.dead_lettered(headers)
     routing_key = message.routing_key if dead_letter_routing_key is None else dead_letter_routing_key
     if type(message) is BccMessage:
         return BccMessage(message.body, new_props, dlx, routing_key, None, message.bcc)
     return Message(message.body, new_props, dlx, routing_key)
+
+
+def _new_death(message: Message, props: Properties, queue_name: str, reason: str,
+               wall_time: float) -> dict[str, Any]:
+    entry = {
+        "count": 1,
+        "reason": reason,
+        "queue": queue_name,
+        "time": _death_time(wall_time),
+        "exchange": message.exchange,
+        "routing-keys": routing_keys_of(message),
+    }
+    if props.expiration is not None:
+        entry["original-expiration"] = props.expiration
+    return entry
+
+
+_NO_PROPERTIES = Properties()
 
 
 def is_cycle(dead_lettered: Message, target_queue: str) -> bool:

@@ -73,9 +73,19 @@ class Properties:
         return cls(**{name: getattr(other, name, None) for name in PROPERTY_NAMES})
 
     def copy(self, **changes: Any) -> Properties:
-        fields = {name: getattr(self, name) for name in PROPERTY_NAMES}
-        fields.update(changes)
-        return Properties(**fields)
+        """A new Properties with ``changes`` applied (dead-lettering copies one per message: keep it cheap)."""
+        new = Properties(self.content_type, self.content_encoding, self.headers, self.delivery_mode,
+                         self.priority, self.correlation_id, self.reply_to, self.expiration, self.message_id,
+                         self.timestamp, self.type, self.user_id, self.app_id, self.cluster_id)
+        for name, value in changes.items():
+            setattr(new, name, value)
+        return new
+
+    def dead_lettered(self, headers: dict[str, Any]) -> Properties:
+        """The properties of a dead-lettered copy: new headers, no ``expiration``."""
+        return Properties(self.content_type, self.content_encoding, headers, self.delivery_mode,
+                          self.priority, self.correlation_id, self.reply_to, None, self.message_id,
+                          self.timestamp, self.type, self.user_id, self.app_id, self.cluster_id)
 
     def to_dict(self) -> dict[str, Any]:
         """The properties that are set, by name."""

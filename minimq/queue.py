@@ -163,6 +163,7 @@ class Queue:
         self.ever_consumed = False
         self.unacked_count = 0
         self._ready_bytes = 0
+        self._ready_count = 0
         self._timer_at: float | None = None
         self._now = vhost.broker._clock.now_ms
         self._idle_since = self._now()
@@ -220,10 +221,7 @@ class Queue:
         return self._ready_bytes
 
     def _ready_len(self) -> int:
-        plain = self._plain
-        if plain is not None:
-            return len(plain)
-        return sum(len(level) for level in self._store_levels)
+        return self._ready_count
 
     def _all_ready(self) -> list[QueuedMessage]:
         out: list[QueuedMessage] = []
@@ -248,8 +246,10 @@ class Queue:
         plain = self._plain
         if plain is not None:
             return plain if (plain.front or plain.returned or plain.fresh) else None
+        if not self._ready_count:
+            return None
         for level in reversed(self._store_levels):
-            if len(level):
+            if level.fresh or level.returned or level.front:
                 return level
         return None
 
@@ -288,6 +288,7 @@ class Queue:
         plain = self._plain
         (plain if plain is not None else self._level_of(message)).fresh.append(entry)
         self._ready_bytes += len(message.body)
+        self._ready_count += 1
         dropped = self._enforce_limits() if self._limited else False
         # As RabbitMQ: expiry is re-examined after a publish only when the new message may be the
         # head (the queue was empty) or the head moved (drop-head).  A message that jumps ahead in a
@@ -328,6 +329,7 @@ class Queue:
         assert level is not None
         entry = level.pop()
         self._ready_bytes -= len(entry.message.body)
+        self._ready_count -= 1
         return entry
 
     def _expire_head(self, now: float) -> None:
@@ -342,6 +344,7 @@ class Queue:
                 return
             level.pop()
             self._ready_bytes -= len(head.message.body)
+            self._ready_count -= 1
             self._discard(head, "expired")
 
     def _discard(self, entry: QueuedMessage, reason: str) -> None:
@@ -373,6 +376,7 @@ class Queue:
                 return None, 0
             entry = fresh.popleft()
             self._ready_bytes -= len(entry.message.body)
+            self._ready_count -= 1
             return entry, len(fresh)
         # As RabbitMQ: fetch the head, then drop what expired behind it.  A head whose deadline had
         # a timer was already dropped by _catch_up; only an unarmed one (see publish) is fetched.
@@ -390,6 +394,7 @@ class Queue:
         for level in self._store_levels:
             level.clear()
         self._ready_bytes = 0
+        self._ready_count = 0
         if self.vhost.broker._store is not None and self.durable:
             for entry in entries:
                 self._forget(entry)
@@ -428,6 +433,7 @@ class Queue:
         else:
             self._level_of(entry.message).requeue(entry)
         self._ready_bytes += len(entry.message.body)
+        self._ready_count += 1
         if self.vhost.broker._store is not None and self.durable:
             self.vhost.broker._persist_redelivered(self, entry)
 
@@ -553,6 +559,7 @@ class Queue:
                 if fresh and not plain.returned and not plain.front:
                     entry = fresh.popleft()
                     self._ready_bytes -= len(entry.message.body)
+                    self._ready_count -= 1
                     consumer.channel._deliver(consumer, self, entry)
                     if not consumer.can_take():
                         consumer.blocked = True
@@ -584,6 +591,7 @@ class Queue:
                 break
             entry = level.pop()
             self._ready_bytes -= len(entry.message.body)
+            self._ready_count -= 1
             if has_ttl:  # as RabbitMQ's fetch: drop what expired behind the message just taken
                 self._expire_head(now)
             consumer.channel._deliver(consumer, self, entry)
@@ -656,6 +664,7 @@ class Queue:
     def _check(self) -> None:
         ready = self._all_ready()
         assert self._ready_bytes == sum(len(e.message.body) for e in ready), "ready bytes drifted"
+        assert self._ready_count == len(ready), "ready count drifted"
         assert len({id(e) for e in ready}) == len(ready), "a message is ready twice"
         if ready and not self.deleted and not self._stalled:
             assert not any(c.can_take() for dq in self._levels for c in dq), \

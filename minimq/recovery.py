@@ -123,6 +123,7 @@ def _load_messages(queue: Queue, recovered: Any, offset: float) -> bool:
         if rm.seq > last_seq:
             last_seq = rm.seq
     queue._ready_bytes += ready_bytes
+    queue._ready_count = sum(len(level) for level in queue._store_levels)
     if last_seq >= queue._next_seq:
         queue._next_seq = last_seq + 1
     if timed:

@@ -379,7 +379,12 @@ class VirtualHost:
         dlrk = queue.dead_letter_routing_key
         copy = dead_letter_copy(message, queue.name, reason, dlx_name, dlrk, broker._clock.wall_time())
         keys = [dlrk] if dlrk is not None else routing_keys_of(message, with_bcc=True)
-        targets = self._route_keys(exchange, keys, copy.headers)
+        if len(keys) == 1 and not exchange.exchange_destinations:
+            targets = exchange.route(keys[0], copy.headers)
+            if not targets and exchange.alternate_exchange is not None:
+                targets = self._route_keys(exchange, keys, copy.headers)
+        else:
+            targets = self._route_keys(exchange, keys, copy.headers)
         now = broker._clock.now_ms()
         for target in targets:
             if is_cycle(copy, target.name):

@@ -90,9 +90,10 @@ _PLACEHOLDER_PATTERNS = (
 )
 
 XDEATH_TIME = "<x-death-time>"
-#: ``env.unique`` names carry a per-run token (``conf~1a2b3c.<scenario>.<name>``) so that concurrent runs
-#: against one server do not share queues; traces show them as ``conf.<scenario>.<name>``.
-_RUN_TOKEN = re.compile(r"conf~[0-9a-f]{6}\.")
+#: ``env.unique`` names carry a per-run token in place of ``conf.`` (``~3fa.<scenario>.<name>``, the
+#: same length, since RabbitMQ truncates reply texts to 255 bytes) so that concurrent runs against one
+#: server do not share queues; traces show them as ``conf.<scenario>.<name>``.
+_RUN_TOKEN = re.compile(r"~[0-9a-f]{3}\.")
 _INTERNAL_REPR = re.compile(r"<(SelectConnection|BlockingConnection|BlockingChannel|Channel)\b.*$", re.S)
 
 _BASIC_PROPERTY_NAMES = (
@@ -109,7 +110,7 @@ class Normaliser:
         self.raw_server_names: List[str] = []  # amq.gen-… names seen (for cleanup)
 
     def text(self, s: str) -> str:
-        if "conf~" in s:
+        if "~" in s:
             s = _RUN_TOKEN.sub("conf.", s)
         for cat, rx, build in _PLACEHOLDER_PATTERNS:
             if cat == "gen" and "amq.gen-" not in s:
@@ -155,7 +156,7 @@ class Normaliser:
                 printable = False
             if printable:
                 return "<bytes %s>" % self.text(repr(b))
-            return "<bytes %r>" % b
+            return "<bytes %s>" % self.text(repr(b))
         if isinstance(v, decimal.Decimal):
             return "<Decimal %s>" % v
         if isinstance(v, datetime.datetime):
@@ -383,7 +384,7 @@ class Env:
         self._connections: List[Any] = []
         self._names: List[str] = []
         self._cleanup_conn: Any = None
-        self._token = uuid.uuid4().hex[:6]
+        self._token = uuid.uuid4().hex[:3]
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -427,9 +428,9 @@ class Env:
     def unique(self, name: str) -> str:
         """A name for ``conf.<scenario>.<name>``; deleted (queue and exchange) before first use and after
         the scenario on backends that persist state.  The real name carries a per-run token
-        (``conf~1a2b3c.<scenario>.<name>``) so that concurrent runs do not collide; the trace
-        normalisation turns it back into ``conf.<scenario>.<name>``."""
-        full = "conf~%s.%s.%s" % (self._token, self.name, name)
+        (``~3fa.<scenario>.<name>``, as long as ``conf.``) so that concurrent runs do not collide; the
+        trace normalisation turns it back into ``conf.<scenario>.<name>``."""
+        full = "~%s.%s.%s" % (self._token, self.name, name)
         if full not in self._names:
             self._names.append(full)
             if self.backend.needs_cleanup:

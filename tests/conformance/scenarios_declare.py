@@ -593,3 +593,17 @@ def scenario_queue_names(env, trace):
     c2 = conn.channel()
     trace.call("too long name in declare", c2.queue_declare, "q" * 256)
     trace.call("channel usable after refused declare", c2.queue_declare, env.unique("after2"), auto_delete=True)
+
+
+@scenario
+def scenario_reply_text_truncated(env, trace):
+    """Reply texts are short strings: RabbitMQ cuts them to 252 bytes and appends '...'."""
+    owner = env.connect()
+    other = env.connect()
+    for label, name in [("ascii", "x" * 60), ("utf-8", "ü" * 40), ("short", "s")]:
+        q = env.unique(name)
+        owner.channel().queue_declare(q, exclusive=True)
+        c = other.channel()
+        trace.call("405 for %s name" % label, c.queue_declare, q)
+    c = other.channel()
+    trace.call("404 with a 255-byte queue name", c.queue_declare, env.unique("n" * 200), passive=True)

@@ -183,3 +183,11 @@ def test_close_returns_go_to_the_front(broker):
     got = drain(ch, "qq")
     assert bodies(got) == [b"0", b"1", b"2", b"3"]
     assert [d.redelivered for d in got] == [True, True, False, False]
+
+
+def test_delivery_limit_not_validated_at_declare(ch):
+    _quorum(ch, **{"x-delivery-limit": "not-a-number"})
+    ch.basic_publish("", "qq", b"m")
+    for _ in range(5):  # an invalid limit is no limit
+        ch.basic_reject(ch.basic_get("qq").delivery_tag)
+    assert ch.basic_get("qq").headers["x-delivery-count"] == 5

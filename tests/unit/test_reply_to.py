@@ -153,3 +153,10 @@ def test_get_reply_to_is_404(ch):
 def test_reply_consumer_tag_generated(ch):
     tag = ch.basic_consume(REPLY_TO, print, auto_ack=True)
     assert tag.startswith("amq.ctag-")
+
+
+def test_any_name_with_the_reply_to_prefix_is_the_pseudo_queue(broker):
+    for name in (REPLY_TO + "-x", REPLY_TO + "x.y"):
+        ch = broker.channel()
+        with soft(ch, NotFound, 404, f"NOT_FOUND - no queue '{name}' in vhost '/'"):
+            ch.queue_declare(name)

@@ -257,3 +257,12 @@ def test_real_timer_thread_inline_callback_and_queue_expiry():
         broker._check()
     finally:
         broker.close()
+
+
+def test_x_expires_removes_bindings_and_cascades_auto_delete(tbroker, clock, tch):
+    tch.exchange_declare("ad", "fanout", auto_delete=True)
+    tch.queue_declare("q", arguments={"x-expires": 100})
+    tch.queue_bind("q", "ad")
+    clock.advance(0.1)
+    assert tbroker.get_queue("q") is None
+    assert tbroker.get_exchange("ad") is None
