@@ -12,7 +12,8 @@ original publish.  Once the store is re-attached, queues with deadlines expire w
 (dead-lettering it as usual, which the store then records) and arm their timer.
 
 This module uses these internals of :class:`~minimq.queue.Queue`: ``_level_of``, ``_Fifo.fresh``,
-``_ready_bytes``, ``_next_seq``, ``_has_ttl``, ``_expire_head`` and ``_arm_timer``.
+``_store_levels``, ``_ready_bytes``, ``_ready_count``, ``_next_seq``, ``_has_ttl``, ``_expire_head`` and
+``_arm_timer`` (``tests/persistence`` runs ``Queue._check()`` on every recovered broker).
 """
 
 from __future__ import annotations

@@ -421,7 +421,8 @@ class SQLiteStore:
                 self._qids[vhost, name] = qid
                 self._next_qid = max(self._next_qid, qid + 1)
             bindings = [BindingRecord(v, s, d, bool(k), rk, _unpack(a)) for v, s, d, k, rk, a in execute(
-                "SELECT vhost, source, destination, dest_is_queue, routing_key, arguments FROM bindings ORDER BY rowid")]
+                "SELECT vhost, source, destination, dest_is_queue, routing_key, arguments FROM bindings "
+                "ORDER BY rowid")]
             execute("BEGIN")
             if not self._clean:
                 # Deliveries made after the last commit are unknown: every message may have been delivered.
@@ -433,7 +434,8 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
             raise _translate(error, path, "cannot recover store") from error
         except (ValueError, TypeError, msgpack.UnpackException) as error:
-            raise StoreCorruptError(f"cannot recover store '{path}': a record does not decode ({error})", path) from error
+            raise StoreCorruptError(f"cannot recover store '{path}': a record does not decode ({error})",
+                                    path) from error
         return RecoveredState(vhosts, exchanges, queues, bindings, self._recovered_messages, self._clean)
 
     def _recovered_messages(self, vhost: str, queue: str) -> Iterator[RecoveredMessage]:
@@ -504,7 +506,8 @@ class SQLiteStore:
         qid = self._next_qid
         self._next_qid = qid + 1
         self._qids[vhost, name] = qid
-        self._op("INSERT OR REPLACE INTO queues (id, vhost, name, record) VALUES (?, ?, ?, ?)", (qid, vhost, name, record))
+        self._op("INSERT OR REPLACE INTO queues (id, vhost, name, record) VALUES (?, ?, ?, ?)",
+                 (qid, vhost, name, record))
 
     def queue_deleted(self, vhost: str, name: str) -> None:
         qid = self._qids.pop((vhost, name), None)
