@@ -950,13 +950,15 @@ class Channel:
             if not self.is_open:
                 raise self._closed_error()
             with cond:
-                if self._inbox or not self.is_open:
-                    continue
-                remaining = None if deadline is None else deadline - _time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return None
+                # Count ourselves as a waiter *before* looking at the inbox: _wake reads _waiters
+                # after appending, so either it sees us and notifies, or we see its event.
                 self._waiters += 1
                 try:
+                    if self._inbox or not self.is_open:
+                        continue
+                    remaining = None if deadline is None else deadline - _time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return None
                     cond.wait(remaining)
                 finally:
                     self._waiters -= 1

@@ -270,11 +270,8 @@ class TopicTrie:
 
         Runtime: one dict lookup on a cache hit; otherwise see the module docstring.
         """
-        try:
-            result = self._cache[routing_key]
-        except KeyError:
-            pass
-        else:
+        result = self._cache.get(routing_key)
+        if result is not None:
             self._hits += 1
             return result
         result = self._walk(routing_key)
