@@ -94,39 +94,70 @@ class Consumer:
 
 
 class _Fifo:
-    """Ready messages of one priority level (see the module docstring for the three parts)."""
+    """Ready messages of one priority level (see the module docstring for the three parts).
 
-    __slots__ = ("fresh", "returned", "front")
+    ``fresh`` holds a bare :class:`Message` when its place in the queue needs no state of its own (no
+    deadline, not stored): its sequence number is implicit, one more than the item before it, and its
+    :class:`QueuedMessage` is made only when it leaves the queue.  That saves one object per ready
+    message, which is most of the cost of a fanout.  ``base`` is the sequence number of a bare item at
+    the head of ``fresh``.  Quorum queues, whose returned messages go back to the end of ``fresh`` with
+    their old numbers, never use bare items.
+    """
+
+    __slots__ = ("fresh", "returned", "front", "base")
 
     def __init__(self) -> None:
-        self.fresh: deque[QueuedMessage] = deque()
+        self.fresh: deque[Any] = deque()
         self.returned: list[tuple[int, QueuedMessage]] = []
         self.front: deque[QueuedMessage] = deque()
+        self.base = 0
 
     def __len__(self) -> int:
         return len(self.fresh) + len(self.returned) + len(self.front)
 
-    def peek(self) -> QueuedMessage | None:
+    def append_bare(self, message: Message, seq: int) -> None:
+        fresh = self.fresh
+        if not fresh:
+            self.base = seq
+        fresh.append(message)
+
+    def peek_deadline(self) -> float | None:
+        """The head's expiry deadline (None: it never expires)."""
         if self.front:
-            return self.front[0]
+            return self.front[0].expires_at
         if self.returned:
-            return self.returned[0][1]
-        if self.fresh:
-            return self.fresh[0]
-        return None
+            return self.returned[0][1].expires_at
+        head = self.fresh[0]
+        return head.expires_at if type(head) is QueuedMessage else None
 
     def pop(self) -> QueuedMessage:
         if self.front:
             return self.front.popleft()
         if self.returned:
             return heappop(self.returned)[1]
-        return self.fresh.popleft()
+        item = self.fresh.popleft()
+        if type(item) is QueuedMessage:
+            self.base = item.seq + 1
+            return item
+        seq = self.base
+        self.base = seq + 1
+        return QueuedMessage(seq, item, None)
 
     def requeue(self, entry: QueuedMessage) -> None:
         heappush(self.returned, (entry.seq, entry))
 
     def entries(self) -> list[QueuedMessage]:
-        return list(self.front) + [e for _, e in sorted(self.returned, key=lambda p: p[0])] + list(self.fresh)
+        """Every ready message in order, as entries (bare ones get theirs made, for inspection)."""
+        out = list(self.front) + [e for _, e in sorted(self.returned, key=lambda p: p[0])]
+        seq = self.base
+        for item in self.fresh:
+            if type(item) is QueuedMessage:
+                out.append(item)
+                seq = item.seq + 1
+            else:
+                out.append(QueuedMessage(seq, item, None))
+                seq += 1
+        return out
 
     def clear(self) -> None:
         self.fresh.clear()
@@ -271,22 +302,34 @@ class Queue:
                 if self.overflow == "reject-publish-dlx":
                     self._dead_letter(message, "maxlen")
                 return False
-        if ttl is None:
-            entry = QueuedMessage(self._next_seq, message, None)
-        else:
-            entry = QueuedMessage(self._next_seq, message, now + ttl)
-            self._has_ttl = True
-        self._next_seq += 1
-        if self.durable and self.vhost.broker._store is not None:  # durable first: one test when False
-            self.vhost.broker._persist_enqueue(self, entry)
-        if self._levels and self._head_level() is None:
-            consumer = self._next_consumer()
-            if consumer is not None:
-                consumer.channel._deliver(consumer, self, entry)
-                self._rotate_back(consumer)
-                return True
+        seq = self._next_seq
+        self._next_seq = seq + 1
         plain = self._plain
-        (plain if plain is not None else self._level_of(message)).fresh.append(entry)
+        level = plain if plain is not None else self._level_of(message)
+        if ttl is None and not self.quorum and not (self.durable and self.vhost.broker._store is not None):
+            # the common case: no state of its own in this queue until it leaves (see _Fifo)
+            if self._levels and not self._ready_count:
+                consumer = self._next_consumer()
+                if consumer is not None:
+                    consumer.channel._deliver(consumer, self, QueuedMessage(seq, message, None))
+                    self._rotate_back(consumer)
+                    return True
+            level.append_bare(message, seq)
+        else:
+            if ttl is None:
+                entry = QueuedMessage(seq, message, None)
+            else:
+                entry = QueuedMessage(seq, message, now + ttl)
+                self._has_ttl = True
+            if self.durable and self.vhost.broker._store is not None:
+                self.vhost.broker._persist_enqueue(self, entry)
+            if self._levels and not self._ready_count:
+                consumer = self._next_consumer()
+                if consumer is not None:
+                    consumer.channel._deliver(consumer, self, entry)
+                    self._rotate_back(consumer)
+                    return True
+            level.fresh.append(entry)
         self._ready_bytes += len(message.body)
         self._ready_count += 1
         dropped = self._enforce_limits() if self._limited else False
@@ -338,11 +381,10 @@ class Queue:
             level = self._head_level()
             if level is None:
                 return
-            head = level.peek()
-            expires_at = head.expires_at
+            expires_at = level.peek_deadline()
             if expires_at is None or now < expires_at:
                 return
-            level.pop()
+            head = level.pop()
             self._ready_bytes -= len(head.message.body)
             self._ready_count -= 1
             self._discard(head, "expired")
@@ -371,13 +413,12 @@ class Queue:
         plain = self._plain
         if plain is not None and not self._has_ttl and not plain.returned and not plain.front:
             # fast path (one level, no TTL, nothing requeued): the head of ``fresh``
-            fresh = plain.fresh
-            if not fresh:
+            if not plain.fresh:
                 return None, 0
-            entry = fresh.popleft()
+            entry = plain.pop()
             self._ready_bytes -= len(entry.message.body)
             self._ready_count -= 1
-            return entry, len(fresh)
+            return entry, self._ready_count
         # As RabbitMQ: fetch the head, then drop what expired behind it.  A head whose deadline had
         # a timer was already dropped by _catch_up; only an unarmed one (see publish) is fetched.
         if self._head_level() is None:
@@ -555,9 +596,8 @@ class Queue:
             if not self._levels and plain is not None and not self._has_ttl and not self.deleted:
                 # Fast path (prefetch 1 work queues): the rotation is empty, so _dispatch would hand the
                 # head to this consumer alone; do it without entering and leaving the rotation.
-                fresh = plain.fresh
-                if fresh and not plain.returned and not plain.front:
-                    entry = fresh.popleft()
+                if plain.fresh and not plain.returned and not plain.front:
+                    entry = plain.pop()
                     self._ready_bytes -= len(entry.message.body)
                     self._ready_count -= 1
                     consumer.channel._deliver(consumer, self, entry)
@@ -630,7 +670,7 @@ class Queue:
         level = self._head_level()
         if level is None:
             return
-        deadline = level.peek().expires_at
+        deadline = level.peek_deadline()
         if deadline is not None:
             self._schedule(deadline)
 
