@@ -84,7 +84,9 @@ if not USING_PIKA:
                 return super().__repr__()
             return f"{self.__class__.__name__}: The connection is in wrong state for the requested operation."
 
-    class ConnectionClosed(AMQPConnectionError):  # type: ignore[no-redef]
+    class _ClosedWithReply(Exception):
+        """What pika's ConnectionClosed and ChannelClosed share: ``(reply_code, reply_text)`` args."""
+
         def __init__(self, reply_code: int, reply_text: str) -> None:
             super().__init__(int(reply_code), str(reply_text))
 
@@ -98,6 +100,9 @@ if not USING_PIKA:
         @property
         def reply_text(self) -> str:
             return self.args[1]
+
+    class ConnectionClosed(_ClosedWithReply, AMQPConnectionError):  # type: ignore[no-redef]
+        pass
 
     class ConnectionClosedByBroker(ConnectionClosed):  # type: ignore[no-redef]
         """Connection.Close from broker."""
@@ -118,22 +123,8 @@ if not USING_PIKA:
     class ChannelWrongStateError(AMQPChannelError):  # type: ignore[no-redef]
         """Channel is in wrong state for the requested operation."""
 
-    class ChannelClosed(AMQPChannelError):  # type: ignore[no-redef]
+    class ChannelClosed(_ClosedWithReply, AMQPChannelError):  # type: ignore[no-redef]
         """The channel closed by client or by broker."""
-
-        def __init__(self, reply_code: int, reply_text: str) -> None:
-            super().__init__(int(reply_code), str(reply_text))
-
-        def __repr__(self) -> str:
-            return f"{self.__class__.__name__}: ({self.reply_code}) {self.reply_text!r}"
-
-        @property
-        def reply_code(self) -> int:
-            return self.args[0]
-
-        @property
-        def reply_text(self) -> str:
-            return self.args[1]
 
     class ChannelClosedByBroker(ChannelClosed):  # type: ignore[no-redef]
         """``Channel.Close`` from broker."""
