@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from .message import BccMessage, Message, Properties
+from .message import Message, Properties
 
-__all__ = ["dead_letter_copy", "is_cycle", "routing_keys_of"]
+__all__ = ["dead_letter_copy", "DeadLetteredMessage", "is_cycle", "routing_keys_of"]
 
 _FIRST_ENTRY_ORDER = ("count", "reason", "queue", "time", "exchange", "routing-keys", "original-expiration")
 
@@ -27,8 +27,10 @@ def routing_keys_of(message: Message, with_bcc: bool = False) -> list[str]:
         cc = headers.get("CC")
         if isinstance(cc, list):
             keys.extend(k for k in cc if isinstance(k, str))
-    if with_bcc and type(message) is BccMessage:
-        keys.extend(message.bcc)
+    if with_bcc:
+        bcc = getattr(message, "bcc", None)
+        if bcc:
+            keys.extend(bcc)
     return keys
 
 
@@ -37,21 +39,71 @@ def _sorted_table(table: dict[str, Any]) -> dict[str, Any]:
     return {k: table[k] for k in sorted(table)}
 
 
-_time_cache: list = [None, None]  # [epoch second, naive UTC datetime]: dead-letterings come in bursts
+_time_cache: tuple = (None, None)  # (epoch second, naive UTC datetime), replaced atomically: threads may share it
 
 
 def _death_time(wall_time: float) -> datetime.datetime:
+    global _time_cache
     second = int(wall_time)
-    cache = _time_cache
-    if cache[0] != second:
-        cache[1] = datetime.datetime.fromtimestamp(second, datetime.timezone.utc).replace(tzinfo=None)
-        cache[0] = second
-    return cache[1]
+    cached_second, cached = _time_cache
+    if cached_second != second:
+        cached = datetime.datetime.fromtimestamp(second, datetime.timezone.utc).replace(tzinfo=None)
+        _time_cache = (second, cached)
+    return cached
+
+
+class DeadLetteredMessage(Message):
+    """The copy a queue dead-letters.  Its properties (the updated ``x-death`` history) are built the
+    first time anyone looks at them, which is when it is delivered, fetched or stored: a dead-letter
+    queue that only accumulates pays one object per message, not seven.  Routing, cycle checks and
+    counting never need them."""
+
+    __slots__ = ("_source", "_queue_name", "_reason", "_wall_time", "_dlrk", "_props")
+
+    def __init__(self, source: Message, queue_name: str, reason: str, dlx: str,
+                 dead_letter_routing_key: str | None, wall_time: float) -> None:
+        self.body = source.body
+        self.exchange = dlx
+        self.routing_key = source.routing_key if dead_letter_routing_key is None else dead_letter_routing_key
+        self.ttl = None
+        self._source = source
+        self._queue_name = queue_name
+        self._reason = reason
+        self._wall_time = wall_time
+        self._dlrk = dead_letter_routing_key
+        self._props: Properties | None = None
+
+    @property  # type: ignore[override]
+    def properties(self) -> Properties:
+        props = self._props
+        if props is None:
+            props = self._props = dead_letter_properties(self._source, self._queue_name, self._reason,
+                                                         self._dlrk, self._wall_time)
+        return props
+
+    @property
+    def bcc(self) -> list[str] | None:
+        return getattr(self._source, "bcc", None)
+
+    def first_death(self) -> bool:
+        """True when this is the message's first death (its source carried no ``x-death``)."""
+        source = self._source
+        if type(source) is DeadLetteredMessage:
+            return False
+        props = source.properties
+        headers = None if props is None else props.headers
+        return not (headers and headers.get("x-death"))
 
 
 def dead_letter_copy(message: Message, queue_name: str, reason: str, dlx: str,
-                     dead_letter_routing_key: str | None, wall_time: float) -> Message:
-    """Build the message a queue dead-letters (a new Message; the original is untouched)."""
+                     dead_letter_routing_key: str | None, wall_time: float) -> DeadLetteredMessage:
+    """The message a queue dead-letters (the original is untouched; properties are built lazily)."""
+    return DeadLetteredMessage(message, queue_name, reason, dlx, dead_letter_routing_key, wall_time)
+
+
+def dead_letter_properties(message: Message, queue_name: str, reason: str,
+                           dead_letter_routing_key: str | None, wall_time: float) -> Properties:
+    """The properties of a dead-lettered copy: ``x-death`` updated, ``expiration`` removed."""
     props = message.properties
     if props is None:
         props = _NO_PROPERTIES
@@ -87,11 +139,7 @@ def dead_letter_copy(message: Message, queue_name: str, reason: str, dlx: str,
             "x-first-death-queue": queue_name,
             "x-first-death-reason": reason,
         }
-    new_props = props.dead_lettered(headers)
-    routing_key = message.routing_key if dead_letter_routing_key is None else dead_letter_routing_key
-    if type(message) is BccMessage:
-        return BccMessage(message.body, new_props, dlx, routing_key, None, message.bcc)
-    return Message(message.body, new_props, dlx, routing_key)
+    return props.dead_lettered(headers)
 
 
 def _new_death(message: Message, props: Properties, queue_name: str, reason: str,
@@ -114,6 +162,9 @@ _NO_PROPERTIES = Properties()
 
 def is_cycle(dead_lettered: Message, target_queue: str) -> bool:
     """True if the copy must not enter ``target_queue``: it died there before with no rejection since."""
+    if type(dead_lettered) is DeadLetteredMessage and dead_lettered.first_death():
+        # x-death holds this one death: no need to build it
+        return dead_lettered._reason != "rejected" and dead_lettered._queue_name == target_queue
     headers = dead_lettered.headers or {}
     for death in headers.get("x-death", ()):
         if death.get("reason") == "rejected":

@@ -379,8 +379,8 @@ class VirtualHost:
         dlrk = queue.dead_letter_routing_key
         copy = dead_letter_copy(message, queue.name, reason, dlx_name, dlrk, broker._clock.wall_time())
         keys = [dlrk] if dlrk is not None else routing_keys_of(message, with_bcc=True)
-        if len(keys) == 1 and not exchange.exchange_destinations:
-            targets = exchange.route(keys[0], copy.headers)
+        if len(keys) == 1 and not exchange.exchange_destinations and exchange.type != "headers":
+            targets = exchange.route(keys[0], None)  # the copy's headers are not built for this
             if not targets and exchange.alternate_exchange is not None:
                 targets = self._route_keys(exchange, keys, copy.headers)
         else:

@@ -47,8 +47,15 @@ def _run_and_compare(kind, name):
             # CI starts a server and must run both halves: a missing server is a failure there
             pytest.fail("MINIMQ_REQUIRE_RABBITMQ=1 but " + why)
         pytest.skip(why)
-    res = harness.run_scenario(backend, name)
-    diff = harness.diff_traces(golden, res.records, "golden (RabbitMQ 3.10.8)", kind)
+    # A real server is asynchronous and a loaded machine can stretch its timing past a scenario's
+    # barriers; a mismatch there is retried (twice) before it counts.  minimq runs once: it is
+    # deterministic, so any difference is real.
+    attempts = 3 if kind == "rabbitmq" else 1
+    for _ in range(attempts):
+        res = harness.run_scenario(backend, name)
+        diff = harness.diff_traces(golden, res.records, "golden (RabbitMQ 3.10.8)", kind)
+        if diff is None:
+            break
     RESULTS[name][kind] = diff is None
     if diff is not None:
         msg = "scenario %r: %s trace differs from golden\n%s" % (name, kind, diff)
