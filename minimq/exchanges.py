@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 _EMPTY: tuple = ()
+_NO_ARGUMENTS: dict = {}
 _EMPTY_TABLE = frozenset()  # freeze_table({}): shared, so a binding without arguments allocates no key set
 _by_seq = attrgetter("seq")
 
@@ -70,7 +71,8 @@ class Binding:
         self.source = source
         self.destination = destination
         self.routing_key = routing_key
-        self.arguments = dict(arguments) if arguments else {}
+        #: shared (never mutated) when empty: a big topology has mostly argument-less bindings
+        self.arguments = dict(arguments) if arguments else _NO_ARGUMENTS
         self.key = (destination, routing_key, freeze_table(self.arguments))
 
     def __repr__(self) -> str:

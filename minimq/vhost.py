@@ -59,7 +59,7 @@ class VirtualHost:
         self.queues: dict[str, Queue] = {}
         self.exchanges: dict[str, Exchange] = {}
         #: destination -> the bindings that lead to it (for deletes)
-        self._incoming: dict[Any, dict[tuple, Binding]] = {}
+        self._incoming: dict[Any, dict[Binding, None]] = {}
         self._seq = 0
         #: direct reply-to token -> channel
         self.reply_channels: dict[str, Any] = {}
@@ -158,7 +158,7 @@ class VirtualHost:
         del self.exchanges[exchange.name]
         for binding in list(exchange.bindings.values()):
             self._remove_binding(binding, cascade=False)
-        for binding in list(self._incoming.get(exchange, {}).values()):
+        for binding in list(self._incoming.get(exchange, ())):
             self._remove_binding(binding, cascade=True)
         self._incoming.pop(exchange, None)
         if exchange.durable and self.broker._store is not None:
@@ -170,7 +170,10 @@ class VirtualHost:
         binding = source.add_binding(destination, routing_key, arguments)
         if binding is None:
             return
-        self._incoming.setdefault(destination, {})[(source, binding.key)] = binding
+        incoming = self._incoming.get(destination)
+        if incoming is None:
+            incoming = self._incoming[destination] = {}
+        incoming[binding] = None
         store = self.broker._store
         if store is not None and source.durable and destination.durable:
             store.binding_added(self.name, source.name, destination.name, destination.is_queue,
@@ -183,7 +186,7 @@ class VirtualHost:
             source._forget(binding)
         incoming = self._incoming.get(binding.destination)
         if incoming is not None:
-            incoming.pop((source, binding.key), None)
+            incoming.pop(binding, None)
         store = self.broker._store
         if store is not None and source.durable and binding.destination.durable:
             store.binding_removed(self.name, source.name, binding.destination.name,
@@ -316,7 +319,7 @@ class VirtualHost:
         queue.deleted = True
         if self.queues.get(queue.name) is queue:
             del self.queues[queue.name]
-        for binding in list(self._incoming.get(queue, {}).values()):
+        for binding in list(self._incoming.get(queue, ())):
             self._remove_binding(binding, cascade=True)
         self._incoming.pop(queue, None)
         owner = queue.exclusive_owner
@@ -397,8 +400,9 @@ class VirtualHost:
             assert queue.name == name and not queue.deleted
             queue._check()
         for dest, incoming in self._incoming.items():
-            for (source, key), binding in incoming.items():
-                assert source.bindings.get(key) is binding, f"stale incoming binding {binding!r}"
+            for binding in incoming:
+                assert binding.destination is dest, f"misfiled incoming binding {binding!r}"
+                assert binding.source.bindings.get(binding.key) is binding, f"stale incoming binding {binding!r}"
 
     def __repr__(self) -> str:
         return f"VirtualHost({self.name!r}, exchanges={len(self.exchanges)}, queues={len(self.queues)})"
