@@ -334,7 +334,8 @@ def test_hash_chain_is_not_exponential(cache_size: int) -> None:
     start = time.perf_counter()
     assert trie.match(key) == ("r", "s")
     assert trie.match(key + ".z") == ("q", "r", "s")
-    assert time.perf_counter() - start < 0.5
+    # A hang guard, not a speed check: the exponential walk would need C(200, 12) steps (years).
+    assert time.perf_counter() - start < 30
 
 
 def test_bad_arguments_leave_the_trie_unchanged() -> None:
