@@ -96,9 +96,10 @@ class Consumer:
 class _Fifo:
     """Ready messages of one priority level (see the module docstring for the three parts).
 
-    ``fresh`` holds a bare :class:`Message` when its place in the queue needs no state of its own (no
-    deadline, not stored): its sequence number is implicit, one more than the item before it, and its
-    :class:`QueuedMessage` is made only when it leaves the queue.  That saves one object per ready
+    ``fresh`` holds a bare :class:`Message` when its place in the queue needs no state of its own (not
+    stored; a deadline travels with it as a ``(deadline, message)`` pair): its sequence number is
+    implicit, one more than the item before it, and its :class:`QueuedMessage` is made only when it
+    leaves the queue.  That saves one object per ready
     message, which is most of the cost of a fanout.  ``base`` is the sequence number of a bare item at
     the head of ``fresh``.  Quorum queues, whose returned messages go back to the end of ``fresh`` with
     their old numbers, never use bare items.
@@ -121,6 +122,13 @@ class _Fifo:
             self.base = seq
         fresh.append(message)
 
+    def append_timed(self, message: Message, seq: int, deadline: float) -> None:
+        """A bare message with a deadline: stored as a ``(deadline, message)`` pair."""
+        fresh = self.fresh
+        if not fresh:
+            self.base = seq
+        fresh.append((deadline, message))
+
     def peek_deadline(self) -> float | None:
         """The head's expiry deadline (None: it never expires)."""
         if self.front:
@@ -128,7 +136,10 @@ class _Fifo:
         if self.returned:
             return self.returned[0][1].expires_at
         head = self.fresh[0]
-        return head.expires_at if type(head) is QueuedMessage else None
+        kind = type(head)
+        if kind is tuple:
+            return head[0]
+        return head.expires_at if kind is QueuedMessage else None
 
     def pop(self) -> QueuedMessage:
         if self.front:
@@ -136,11 +147,14 @@ class _Fifo:
         if self.returned:
             return heappop(self.returned)[1]
         item = self.fresh.popleft()
-        if type(item) is QueuedMessage:
+        kind = type(item)
+        if kind is QueuedMessage:
             self.base = item.seq + 1
             return item
         seq = self.base
         self.base = seq + 1
+        if kind is tuple:
+            return QueuedMessage(seq, item[1], item[0])
         return QueuedMessage(seq, item, None)
 
     def requeue(self, entry: QueuedMessage) -> None:
@@ -155,7 +169,10 @@ class _Fifo:
                 out.append(item)
                 seq = item.seq + 1
             else:
-                out.append(QueuedMessage(seq, item, None))
+                if type(item) is tuple:
+                    out.append(QueuedMessage(seq, item[1], item[0]))
+                else:
+                    out.append(QueuedMessage(seq, item, None))
                 seq += 1
         return out
 
@@ -306,15 +323,22 @@ class Queue:
         self._next_seq = seq + 1
         plain = self._plain
         level = plain if plain is not None else self._level_of(message)
-        if ttl is None and not self.quorum and not (self.durable and self.vhost.broker._store is not None):
+        if not self.quorum and not (self.durable and self.vhost.broker._store is not None):
             # the common case: no state of its own in this queue until it leaves (see _Fifo)
             if self._levels and not self._ready_count:
                 consumer = self._next_consumer()
                 if consumer is not None:
-                    consumer.channel._deliver(consumer, self, QueuedMessage(seq, message, None))
+                    entry = QueuedMessage(seq, message, None if ttl is None else now + ttl)
+                    consumer.channel._deliver(consumer, self, entry)
                     self._rotate_back(consumer)
+                    if ttl is not None:
+                        self._has_ttl = True
                     return True
-            level.append_bare(message, seq)
+            if ttl is None:
+                level.append_bare(message, seq)
+            else:
+                level.append_timed(message, seq, now + ttl)
+                self._has_ttl = True
         else:
             if ttl is None:
                 entry = QueuedMessage(seq, message, None)
