@@ -535,7 +535,7 @@ class Channel:
         if properties.reply_to == REPLY_TO:
             if self._reply_token is None:
                 raise PreconditionFailed("fast reply consumer does not exist")
-            properties = properties.copy(reply_to=_REPLY_PREFIX + self._reply_token)
+            properties = properties.with_reply_to(_REPLY_PREFIX + self._reply_token)
         return properties, headers, extra, ttl, bcc
 
     def _deliver_reply(self, message: Message, routing_key: str) -> None:
@@ -637,7 +637,7 @@ class Channel:
                 raise ResourceLocked(
                     f"cannot obtain access to locked queue '{name}' in vhost '{self._vhost.name}'. basic.get "
                     "operations are not supported by quorum queues with single active consumer")
-            entry, left = q.get(self._broker._clock.now_ms())
+            entry, left = q.get()
             if entry is None:
                 return None
             tag = self._next_tag
@@ -723,7 +723,29 @@ class Channel:
         return [unacked.pop(tag) for tag in tags]
 
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
-        self._settle("ack", delivery_tag, multiple, False)
+        if multiple or type(delivery_tag) is not int:
+            self._settle("ack", delivery_tag, multiple, False)
+            return
+        # the common case, one tag, spelled out: it is half of every get + ack
+        broker = self._broker
+        broker._lock.acquire()
+        try:
+            if not self.is_open:
+                raise self._closed_error()
+            delivery = self._unacked.pop(delivery_tag, None)
+            if delivery is None:
+                raise PreconditionFailed(f"unknown delivery tag {delivery_tag}")
+            if self._tx is not None:
+                self._tx.append(("ack", [delivery], False))
+                return
+            delivery._queue.settle_ack(delivery._entry)
+            if delivery._consumer is not None:
+                self._release_capacity((delivery,))
+        except AMQPError as error:
+            self._fail(error)
+            raise
+        finally:
+            broker._release()
 
     def basic_nack(self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True) -> None:
         self._settle("nack", delivery_tag, multiple, requeue)

@@ -81,6 +81,12 @@ class Properties:
             setattr(new, name, value)
         return new
 
+    def with_reply_to(self, reply_to: str) -> Properties:
+        """A copy with another ``reply_to`` (direct reply-to rewrites it on every request)."""
+        return Properties(self.content_type, self.content_encoding, self.headers, self.delivery_mode,
+                          self.priority, self.correlation_id, reply_to, self.expiration, self.message_id,
+                          self.timestamp, self.type, self.user_id, self.app_id, self.cluster_id)
+
     def dead_lettered(self, headers: dict[str, Any]) -> Properties:
         """The properties of a dead-lettered copy: new headers, no ``expiration``."""
         return Properties(self.content_type, self.content_encoding, headers, self.delivery_mode,

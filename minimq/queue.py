@@ -426,8 +426,10 @@ class Queue:
     def _dead_letter(self, message: Message, reason: str) -> None:
         self.vhost.dead_letter(self, message, reason)
 
-    def get(self, now: float) -> tuple[QueuedMessage | None, int]:
+    def get(self, now: float | None = None) -> tuple[QueuedMessage | None, int]:
         """``basic.get``: the live head and the count of ready messages left after it."""
+        if now is None and (self._timer_at is not None or self.expires is not None or self._has_ttl):
+            now = self._now()
         if self._timer_at is not None:
             self._catch_up(now)
             if self.deleted:
