@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Iterable
 from .arguments import (check_exchange_equivalence, check_queue_equivalence, queue_settings,
                         validate_exchange_arguments, validate_queue_arguments)
 from .deadletter import dead_letter_copy, is_cycle, routing_keys_of
-from .errors import AccessRefused, CommandInvalid, NotFound, PreconditionFailed, ResourceLocked
-from .exchanges import EXCHANGE_TYPES, Binding, DefaultExchange, Exchange
+from .errors import (AccessRefused, CommandInvalid, NotFound, NotImplementedByServer, PreconditionFailed,
+                     ResourceLocked)
+from .exchanges import EXCHANGE_TYPES, Binding, DefaultExchange, Exchange, freeze_table
 from .message import Message
 from .queue import Queue
 
@@ -289,7 +290,6 @@ class VirtualHost:
 
     def queue_delete(self, connection: Connection | None, name: str, if_unused: bool = False,
                      if_empty: bool = False) -> int:
-        from .errors import NotImplementedByServer
         name = _strip_crlf(name)
         queue = self.queues.get(name)
         if queue is None:
@@ -409,5 +409,4 @@ class VirtualHost:
 
 
 def _frozen(arguments: dict | None) -> Any:
-    from .exchanges import freeze_table
     return freeze_table(dict(arguments) if arguments else {})
