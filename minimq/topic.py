@@ -8,8 +8,12 @@ Words (RabbitMQ 3.10.8 ``rabbit_exchange_type_topic``)
     ``['']``, see :func:`split_words`).  In a pattern ``*`` is exactly one word (possibly empty), ``#``
     is zero or more words, and every other word is literal (``a#``, ``*a`` match only themselves).
 
-Data structure (the NATS ``sublist`` layout, with AMQP's grammar)
-    One :class:`_Node` per distinct pattern prefix.  A node holds
+Data structure
+    Patterns without ``*`` or ``#`` (most bindings) match exactly the key spelled like them: they live
+    in one dict keyed by the whole pattern, so a key's exact matches are one hash lookup however many
+    exact bindings there are and however long the key shares their prefixes.  Only wildcard patterns
+    go into the trie (the NATS ``sublist`` layout, with AMQP's grammar), which a match walks only if it
+    is not empty.  One :class:`_Node` per distinct wildcard-pattern prefix.  A node holds
 
     * ``words``: literal word -> child node (a plain dict),
     * ``star`` / ``hash``: the ``*`` and ``#`` children in their own fields, so a wildcard costs a
@@ -114,6 +118,9 @@ class TopicTrie:
         if type(cache_size) is not int or cache_size < 0:
             raise ValueError(f"cache_size must be an int >= 0, got {cache_size!r}")
         self._root = _Node()
+        #: patterns without ``*``/``#``: they match exactly the key spelled like them, so they live in
+        #: one dict keyed by the whole pattern (a leaf each) and never make a walk longer
+        self._exact: dict[str, _Node] = {}
         self._sort_key = sort_key
         self._seq: dict[Hashable, int] = {}  # destination -> first-added number (while bound)
         self._refs: dict[Hashable, int] = {}  # destination -> number of distinct patterns binding it
@@ -138,9 +145,15 @@ class TopicTrie:
         if not isinstance(pattern, str):
             raise TypeError(f"pattern must be str, got {type(pattern).__name__}")
         hash(destination)  # an unhashable destination fails here, before anything changes
+        words_of = pattern.split(".") if pattern else ()
+        wild = "*" in words_of or "#" in words_of
         node = self._root
-        wild = False
-        for word in pattern.split(".") if pattern else ():
+        if not wild:
+            node = self._exact.get(pattern)
+            if node is None:
+                node = self._exact[pattern] = _Node()
+            words_of = ()
+        for word in words_of:
             if word == "*":
                 child = node.star
                 if child is None:
@@ -197,16 +210,20 @@ class TopicTrie:
         """
         if not isinstance(pattern, str):
             raise TypeError(f"pattern must be str, got {type(pattern).__name__}")
+        words_of = pattern.split(".") if pattern else ()
+        wild = "*" in words_of or "#" in words_of
         node = self._root
+        if not wild:
+            node = self._exact.get(pattern)
+            if node is None:
+                return
+            words_of = ()
         path: list[tuple[_Node, str]] = []
-        wild = False
-        for word in pattern.split(".") if pattern else ():
+        for word in words_of:
             if word == "*":
                 child = node.star
-                wild = True
             elif word == "#":
                 child = node.hash
-                wild = True
             else:
                 child = node.words.get(word)
             if child is None:
@@ -232,6 +249,8 @@ class TopicTrie:
             del self._seq[destination]
         else:
             refs[destination] = n - 1
+        if not wild and not node.dests:
+            del self._exact[pattern]
         # Prune upwards while the node has neither edges nor bindings (never the root).
         while path and not node.edges and not node.dests:
             parent, word = path.pop()
@@ -257,6 +276,7 @@ class TopicTrie:
     def clear(self) -> None:
         """Remove every binding and empty the cache (statistics are kept)."""
         self._root = _Node()
+        self._exact.clear()
         self._seq.clear()  # cleared in place: self._order may be bound to it
         self._refs.clear()
         self._pairs = 0
@@ -285,9 +305,22 @@ class TopicTrie:
         return result
 
     def _walk(self, key: str) -> tuple:
-        """Uncached match: run the live-node automaton over the key's words."""
+        """Uncached match: the exact patterns spelled like the key, plus a walk of the wildcard trie."""
         if not isinstance(key, str):
             raise TypeError(f"routing key must be str, got {type(key).__name__}")
+        leaf = self._exact.get(key)
+        wild = self._walk_trie(key) if self._root.edges else _EMPTY
+        if leaf is None:
+            return wild
+        exact = leaf.result
+        if exact is None:
+            exact = leaf.result = tuple(sorted(leaf.dests, key=self._order))
+        if not wild:
+            return exact
+        return tuple(sorted(set(exact).union(wild), key=self._order))
+
+    def _walk_trie(self, key: str) -> tuple:
+        """Run the live-node automaton of the wildcard patterns over the key's words."""
         words = key.split(".") if key else ()
         n = len(words)
         node = self._root
@@ -384,7 +417,11 @@ class TopicTrie:
         return self._pairs > 0
 
     def patterns(self) -> Iterator[tuple[str, Hashable, int]]:
-        """Yield ``(pattern, destination, count)`` for every bound pair (depth-first, deterministic)."""
+        """Yield ``(pattern, destination, count)`` for every bound pair (exact patterns first, then the
+        wildcard trie depth-first; deterministic)."""
+        for pattern, leaf in self._exact.items():
+            for dest, count in leaf.dests.items():
+                yield pattern, dest, count
         stack: list[tuple[_Node, tuple[str, ...]]] = [(self._root, ())]
         while stack:
             node, path = stack.pop()
@@ -462,6 +499,19 @@ class TopicTrie:
                 expect = tuple(sorted(node.dests, key=self._order))
                 assert node.result == expect, f"stale node result {node.result!r} != {expect!r}"
             stack.extend((kid, False) for kid in kids)
+        assert not self._root.dests, "a pattern without wildcards stored in the trie"
+        for pattern, leaf in self._exact.items():
+            words = pattern.split(".") if pattern else []
+            assert "*" not in words and "#" not in words, f"wildcard pattern {pattern!r} in the exact table"
+            assert leaf.dests, f"empty exact leaf {pattern!r} not removed"
+            assert not leaf.edges and leaf.words is _NONE, "an exact leaf with children"
+            for dest, count in leaf.dests.items():
+                assert type(count) is int and count >= 1, f"bad multiplicity {count!r} for {dest!r}"
+                refs[dest] = refs.get(dest, 0) + 1
+                pairs += 1
+            if leaf.result is not None:
+                expect = tuple(sorted(leaf.dests, key=self._order))
+                assert leaf.result == expect, f"stale exact result {leaf.result!r} != {expect!r}"
         assert nodes == self._nodes, f"node count {self._nodes} != {nodes} counted"
         assert pairs == self._pairs, f"pair count {self._pairs} != {pairs} counted"
         assert refs == self._refs, f"destination refs {self._refs!r} != {refs!r} counted"
