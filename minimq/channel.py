@@ -459,7 +459,13 @@ class Channel:
                 self._deliver_reply(message, routing_key)
                 queues: Any = ()
             else:
-                queues = vhost.route(target, message, routing_key, headers, extra)
+                if extra is None and not target.exchange_destinations:
+                    # VirtualHost.route's first case, inlined: one exchange, its precomputed result
+                    queues = target.route(routing_key, headers)
+                    if not queues and target.alternate_exchange is not None:
+                        queues = vhost.route(target, message, routing_key, headers, extra)
+                else:
+                    queues = vhost.route(target, message, routing_key, headers, extra)
             if self._tx is not None:
                 self._tx.append(("publish", message, tuple(queues), mandatory))
                 return _ROUTED if queues else _UNROUTABLE
@@ -542,8 +548,7 @@ class Channel:
         channel = self._vhost.reply_channels.get(routing_key[len(_REPLY_PREFIX):])
         if channel is None or not channel.is_open or channel._reply_tag is None:
             return
-        delivery = Delivery(channel._reply_tag, channel._next_tag, False, message)
-        delivery.channel = channel
+        delivery = Delivery(channel._reply_tag, channel._next_tag, False, message, channel=channel)
         channel._push(delivery, channel._reply_callback is not None)
 
     # -- consuming ------------------------------------------------------------------------------
@@ -643,8 +648,7 @@ class Channel:
             tag = self._next_tag
             self._next_tag = tag + 1
             message = entry.message if not q.quorum else self._message_for(q, entry)
-            delivery = Delivery(None, tag, entry.redelivered, message, q, entry, None)
-            delivery.channel = self
+            delivery = Delivery(None, tag, entry.redelivered, message, q, entry, None, self)
             delivery.message_count = left
             if auto_ack:
                 q._forget(entry)
@@ -674,8 +678,7 @@ class Channel:
         tag = self._next_tag
         self._next_tag = tag + 1
         message = entry.message if not queue.quorum else self._message_for(queue, entry)
-        delivery = Delivery(consumer.tag, tag, entry.redelivered, message, queue, entry, consumer)
-        delivery.channel = self
+        delivery = Delivery(consumer.tag, tag, entry.redelivered, message, queue, entry, consumer, self)
         if consumer.no_ack:
             queue._forget(entry)
         else:

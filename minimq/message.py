@@ -173,6 +173,7 @@ class Delivery:
         queue: Any = None,
         entry: Any = None,
         consumer: Any = None,
+        channel: Any = None,
     ) -> None:
         self.consumer_tag = consumer_tag
         self.delivery_tag = delivery_tag
@@ -181,8 +182,8 @@ class Delivery:
         self.exchange = message.exchange
         self.routing_key = message.routing_key
         self.message_count: int | None = None
-        #: the channel that received it (set by the channel)
-        self.channel: Any = None
+        #: the channel that received it
+        self.channel: Any = channel
         self._queue = queue
         self._entry = entry
         self._consumer = consumer
