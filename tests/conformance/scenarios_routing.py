@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import decimal
 
-from .harness import bodies, scenario
+from .harness import bodies, get_all, scenario
 
 # ------------------------------------------------------------------------------------------------
 # matrix helper
@@ -295,12 +295,7 @@ def scenario_cc_bcc_direct(env, trace):
     ch.basic_publish(x, "nowhere", b"cc-route-only", P(headers={"CC": ["cc2", 5, b"cc1"]}))
     ch.basic_publish(x, "main", b"lower-cc", P(headers={"cc": ["cc1"]}))
     for k, q in qs.items():
-        n = 0
-        while True:
-            r = trace.call("get %s[%d]" % (k, n), ch.basic_get, q, auto_ack=True)
-            if r[0] is None:
-                break
-            n += 1
+        get_all(trace, "get %s" % k, ch, q)
 
 
 @scenario
@@ -322,12 +317,7 @@ def scenario_cc_topic_and_default_exchange(env, trace):
     trace.call("mandatory routed only by CC", ch.basic_publish, x, "zzz", b"cc-saves", P(headers={"CC": ["a.q"]}),
                mandatory=True)
     for q, name in ((qa, "qa"), (qb, "qb")):
-        n = 0
-        while True:
-            r = trace.call("get %s[%d]" % (name, n), ch.basic_get, q, auto_ack=True)
-            if r[0] is None:
-                break
-            n += 1
+        get_all(trace, "get %s" % name, ch, q)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -355,12 +345,7 @@ def scenario_e2e_chain_and_delivered_exchange(env, trace):
     ch.basic_publish(x1, "b.b", b"bb")
     ch.basic_publish(x2, "a.b", b"direct-x2")
     for q, name in ((q2, "q2"), (q3, "q3")):
-        n = 0
-        while True:
-            r = trace.call("get %s[%d]" % (name, n), ch.basic_get, q, auto_ack=True)
-            if r[0] is None:
-                break
-            n += 1
+        get_all(trace, "get %s" % name, ch, q)
     trace.call("exchange_unbind x2 <- x1", ch.exchange_unbind, x2, x1, routing_key="a.#")
     trace.call("unbind again (no-op)", ch.exchange_unbind, x2, x1, routing_key="a.#")
     ch.basic_publish(x1, "a.b", b"after-unbind")
@@ -391,12 +376,7 @@ def scenario_e2e_cycle_one_copy(env, trace):
     trace.call("publish to b", ch.basic_publish, b, "k", b"from-b", mandatory=True)
     trace.call("publish to c", ch.basic_publish, c, "k", b"from-c", mandatory=True)
     for q, name in ((qa, "qa"), (qc, "qc")):
-        n = 0
-        while True:
-            r = trace.call("get %s[%d]" % (name, n), ch.basic_get, q, auto_ack=True)
-            if r[0] is None:
-                break
-            n += 1
+        get_all(trace, "get %s" % name, ch, q)
 
 
 @scenario
@@ -471,12 +451,7 @@ def scenario_alternate_exchange(env, trace):
     trace.call("routed by ae", ch.basic_publish, main, "a", b"a", mandatory=True)
     trace.call("routed by ae2", ch.basic_publish, main, "zzz", b"z", mandatory=True)
     for q, name in ((qm, "qm"), (qa, "qa"), (qa2, "qa2")):
-        n = 0
-        while True:
-            r = trace.call("get %s[%d]" % (name, n), ch.basic_get, q, auto_ack=True)
-            if r[0] is None:
-                break
-            n += 1
+        get_all(trace, "get %s" % name, ch, q)
 
 
 @scenario
