@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 import decimal
 from operator import attrgetter
-from typing import Any, Iterable
+from typing import Any
 
 from .headers import HeadersBinding, validate_binding_arguments
 from .topic import TopicTrie
@@ -309,6 +309,3 @@ EXCHANGE_TYPES: dict[str, type[Exchange]] = {
     "headers": HeadersExchange,
 }
 
-
-def bindings_of(exchanges: Iterable[Exchange]) -> list[Binding]:
-    return [b for x in exchanges for b in x.bindings.values()]

@@ -73,24 +73,25 @@ class Properties:
         return cls(**{name: getattr(other, name, None) for name in PROPERTY_NAMES})
 
     def copy(self, **changes: Any) -> Properties:
-        """A new Properties with ``changes`` applied (dead-lettering copies one per message: keep it cheap)."""
-        new = Properties(self.content_type, self.content_encoding, self.headers, self.delivery_mode,
-                         self.priority, self.correlation_id, self.reply_to, self.expiration, self.message_id,
-                         self.timestamp, self.type, self.user_id, self.app_id, self.cluster_id)
+        """A new Properties with ``changes`` applied."""
+        new = self._with(self.headers, self.reply_to, self.expiration)
         for name, value in changes.items():
             setattr(new, name, value)
         return new
 
     def with_reply_to(self, reply_to: str) -> Properties:
         """A copy with another ``reply_to`` (direct reply-to rewrites it on every request)."""
-        return Properties(self.content_type, self.content_encoding, self.headers, self.delivery_mode,
-                          self.priority, self.correlation_id, reply_to, self.expiration, self.message_id,
-                          self.timestamp, self.type, self.user_id, self.app_id, self.cluster_id)
+        return self._with(self.headers, reply_to, self.expiration)
 
     def dead_lettered(self, headers: dict[str, Any]) -> Properties:
         """The properties of a dead-lettered copy: new headers, no ``expiration``."""
+        return self._with(headers, self.reply_to, None)
+
+    def _with(self, headers: dict[str, Any] | None, reply_to: str | None, expiration: str | None) -> Properties:
+        # The three fields the broker ever rewrites; built positionally (one call, no kwargs dict):
+        # direct reply-to and dead-lettering pay this per message.
         return Properties(self.content_type, self.content_encoding, headers, self.delivery_mode,
-                          self.priority, self.correlation_id, self.reply_to, None, self.message_id,
+                          self.priority, self.correlation_id, reply_to, expiration, self.message_id,
                           self.timestamp, self.type, self.user_id, self.app_id, self.cluster_id)
 
     def to_dict(self) -> dict[str, Any]:

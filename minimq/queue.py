@@ -435,7 +435,7 @@ class Queue:
             if self.deleted:
                 return None, 0
         if self.expires is not None:
-            self._touch(now)
+            self.touch(now)
         plain = self._plain
         if plain is not None and not self._has_ttl and not plain.returned and not plain.front:
             # fast path (one level, no TTL, nothing requeued): the head of ``fresh``
@@ -684,13 +684,11 @@ class Queue:
         self.exclusive_consumer = None
 
     # -- time ---------------------------------------------------------------------------------
-    def _touch(self, now: float) -> None:
+    def touch(self, now: float) -> None:
         """Declare and get restart the x-expires countdown."""
         if self.expires is not None:
             self._idle_since = now
             self._schedule(now + self.expires)
-
-    touch = _touch
 
     def _arm_timer(self) -> None:
         level = self._head_level()
