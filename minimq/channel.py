@@ -232,8 +232,7 @@ class Channel:
         self.on_events: Callable[[], None] | None = None
         self._return_callbacks: list[Callable[[Returned], None]] = []
         self._cancel_callbacks: list[Callable[[ConsumerCancelled], None]] = []
-        self._dispatch_guard = threading.Lock()  # held briefly to claim or release the dispatcher role
-        self._dispatching = False
+        self._dispatch_lock = threading.Lock()  # held by the one thread running this channel's callbacks
         self._waiters = 0
         self._cond = threading.Condition(threading.Lock())  # get_event waiters; notified by _wake
 
@@ -1002,31 +1001,24 @@ class Channel:
                     self._cond.notify_all()
 
     def dispatch_events(self) -> None:
-        """Run callbacks for pending events, in order; one thread at a time per channel."""
-        guard = self._dispatch_guard
-        with guard:
-            if self._dispatching:
-                return
-            self._dispatching = True
+        """Run callbacks for pending events, in order; one thread at a time per channel.
+
+        The dispatch lock is taken without blocking: a thread (or a callback re-entering through a
+        publish) that finds it held leaves its events to the thread that holds it, which looks at the
+        queue again after letting go, so an event appended in between is never stranded.
+        """
         events = self._events
-        try:
-            while True:
-                try:
+        lock = self._dispatch_lock
+        while events and lock.acquire(False):
+            try:
+                while events:
                     event = events.popleft()
-                except IndexError:
-                    with guard:
-                        if not events:
-                            self._dispatching = False
-                            return
-                    continue
-                try:
-                    self._run_callback(event)
-                except Exception:  # a consumer's bug must not stop delivery to the others
-                    log.exception("minimq: callback for %r raised", event)
-        except BaseException:
-            with guard:
-                self._dispatching = False
-            raise
+                    try:
+                        self._run_callback(event)
+                    except Exception:  # a consumer's bug must not stop delivery to the others
+                        log.exception("minimq: callback for %r raised", event)
+            finally:
+                lock.release()
 
     def _run_callback(self, event: Any) -> None:
         if type(event) is Delivery:

@@ -188,6 +188,90 @@ def test_callback_publishes_reentrantly(broker):
     assert log == [b"%d" % i for i in range(7)]  # in order: ping 0, pong 1, ... ping 6
 
 
+def test_event_published_while_another_thread_dispatches_runs_on_that_thread(broker):
+    """One dispatcher per channel: a second thread's publish leaves its delivery to the running one."""
+    ch = broker.channel()
+    ch.queue_declare("q")
+    entered, release = threading.Event(), threading.Event()
+    ran = []
+
+    def on_message(d):
+        ran.append((d.body, threading.current_thread().name))
+        if d.body == b"first":
+            entered.set()
+            assert release.wait(10)
+
+    ch.basic_consume("q", on_message, auto_ack=True)
+    first = threading.Thread(target=ch.basic_publish, args=("", "q", b"first"), name="first")
+    first.start()
+    assert entered.wait(10)
+    publisher = broker.channel()
+    publisher.basic_publish("", "q", b"second")  # returns at once: "first" holds the dispatcher role
+    assert ran == [(b"first", "first")]
+    release.set()
+    first.join(10)
+    assert ran == [(b"first", "first"), (b"second", "first")]
+
+
+def test_event_arriving_as_the_dispatcher_lets_go_is_not_stranded(broker):
+    """The window the dispatcher must re-check: an event appended after its last look at the queue
+    but before it releases the dispatcher role (the late publisher finds the role taken and leaves)."""
+    ch = broker.channel()
+    ch.queue_declare("q")
+    publisher = broker.channel()
+    seen = []
+    ch.basic_consume("q", lambda d: seen.append(d.body), auto_ack=True)
+    real = ch._dispatch_lock
+
+    class LateEventOnRelease:
+        fired = False
+
+        def acquire(self, blocking=True):
+            return real.acquire(blocking)
+
+        def release(self):
+            if not self.fired:
+                self.fired = True
+                late = threading.Thread(target=publisher.basic_publish, args=("", "q", b"late"))
+                late.start()
+                late.join(10)
+                assert seen == [b"first"]  # the late publisher did not run it: the role was taken
+            real.release()
+
+    ch._dispatch_lock = LateEventOnRelease()
+    publisher.basic_publish("", "q", b"first")
+    assert seen == [b"first", b"late"]
+
+
+def test_inline_callbacks_from_many_threads_run_once_each_and_never_overlap(broker):
+    ch = broker.channel()
+    ch.queue_declare("q")
+    seen, inside, overlaps = [], [0], []
+
+    def on_message(d):
+        inside[0] += 1
+        if inside[0] != 1:
+            overlaps.append(d.body)
+        seen.append(d.body)
+        inside[0] -= 1
+
+    ch.basic_consume("q", on_message, auto_ack=True)
+
+    def publish(t):
+        pub = broker.channel()
+        for i in range(500):
+            pub.basic_publish("", "q", b"%d.%d" % (t, i))
+
+    threads = [threading.Thread(target=publish, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert overlaps == []
+    assert sorted(seen) == sorted(b"%d.%d" % (t, i) for t in range(4) for i in range(500))
+    assert not ch._events  # nothing stranded
+
+
 def test_callback_exception_logged_and_delivery_continues(broker, caplog):
     ch = broker.channel()
     ch.queue_declare("q")
