@@ -72,8 +72,12 @@ class Binding:
         self.destination = destination
         self.routing_key = routing_key
         #: shared (never mutated) when empty: a big topology has mostly argument-less bindings
-        self.arguments = dict(arguments) if arguments else _NO_ARGUMENTS
-        self.key = (destination, routing_key, freeze_table(self.arguments))
+        if arguments:
+            self.arguments = dict(arguments)
+            self.key = (destination, routing_key, freeze_table(self.arguments))
+        else:
+            self.arguments = _NO_ARGUMENTS
+            self.key = (destination, routing_key, _EMPTY_TABLE)
 
     def __repr__(self) -> str:
         kind = "queue" if self.destination.is_queue else "exchange"

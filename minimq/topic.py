@@ -90,6 +90,12 @@ def split_words(key: str) -> list[str]:
     return key.split(".") if key else []
 
 
+def _has_wildcard_word(pattern: str) -> bool:
+    """True if some word of the pattern is ``*`` or ``#`` (``a*b`` and ``#x`` are literal words)."""
+    words = pattern.split(".")
+    return "*" in words or "#" in words
+
+
 class _Node:
     __slots__ = ("words", "star", "hash", "dests", "edges", "loop", "result")
 
@@ -145,14 +151,16 @@ class TopicTrie:
         if not isinstance(pattern, str):
             raise TypeError(f"pattern must be str, got {type(pattern).__name__}")
         hash(destination)  # an unhashable destination fails here, before anything changes
-        words_of = pattern.split(".") if pattern else ()
-        wild = "*" in words_of or "#" in words_of
-        node = self._root
+        # Most patterns have no '*' or '#' character at all: no need to split them into words.
+        wild = ("*" in pattern or "#" in pattern) and _has_wildcard_word(pattern)
         if not wild:
             node = self._exact.get(pattern)
             if node is None:
                 node = self._exact[pattern] = _Node()
-            words_of = ()
+            words_of: list[str] | tuple = ()
+        else:
+            node = self._root
+            words_of = pattern.split(".")
         for word in words_of:
             if word == "*":
                 child = node.star
@@ -210,14 +218,15 @@ class TopicTrie:
         """
         if not isinstance(pattern, str):
             raise TypeError(f"pattern must be str, got {type(pattern).__name__}")
-        words_of = pattern.split(".") if pattern else ()
-        wild = "*" in words_of or "#" in words_of
-        node = self._root
+        wild = ("*" in pattern or "#" in pattern) and _has_wildcard_word(pattern)
         if not wild:
             node = self._exact.get(pattern)
             if node is None:
                 return
-            words_of = ()
+            words_of: list[str] | tuple = ()
+        else:
+            node = self._root
+            words_of = pattern.split(".")
         path: list[tuple[_Node, str]] = []
         for word in words_of:
             if word == "*":
