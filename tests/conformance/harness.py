@@ -405,6 +405,12 @@ class Env:
         else:
             time.sleep(seconds)
 
+    def idle(self, seconds: float = 0.3) -> None:
+        """Wait without doing I/O: what the real server sends meanwhile reaches the socket unread (pika
+        reads it at its next call that does I/O).  minimq has nothing in flight: no wait."""
+        if self.backend.name == "rabbitmq":
+            time.sleep(seconds)
+
     def barrier(self, conn: Any = None, seconds: float = 0.15) -> None:
         """Let the real server finish asynchronous work before an observation.
 

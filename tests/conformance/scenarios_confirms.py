@@ -106,6 +106,60 @@ def scenario_publish_missing_exchange_async(env, trace):
 
 
 @scenario
+def scenario_async_publish_error_raised_by_the_next_publish(env, trace):
+    conn = env.connect()
+    ch = conn.channel()
+    q = env.unique("q")
+    ch.queue_declare(q)
+    trace.call("publish to missing exchange", ch.basic_publish, env.unique("missing"), "k", b"x")
+    env.idle()
+    trace.state("channel before the next call", ch)
+    trace.call("next publish", ch.basic_publish, "", q, b"1")
+    trace.state("channel", ch)
+    trace.call("publish again", ch.basic_publish, "", q, b"2")
+    c2 = conn.channel()
+    trace.call("nothing was enqueued", c2.queue_declare, q, passive=True)
+
+
+@scenario
+def scenario_async_ack_error_raised_by_the_next_ack(env, trace):
+    conn = env.connect()
+    ch = conn.channel()
+    q = env.unique("q")
+    ch.queue_declare(q)
+    for body in (b"a", b"b"):
+        ch.basic_publish("", q, body)
+    env.barrier(conn)
+    first = ch.basic_get(q)
+    ch.basic_get(q)
+    trace.call("ack unknown tag", ch.basic_ack, first[0].delivery_tag + 40)
+    env.idle()
+    trace.call("ack a valid tag", ch.basic_ack, first[0].delivery_tag)
+    trace.state("channel", ch)
+    trace.call("nack", ch.basic_nack, 1)
+    env.barrier(conn)
+    c2 = conn.channel()
+    trace.call("both messages back, ready", c2.queue_declare, q, passive=True)
+
+
+@scenario
+def scenario_async_error_read_by_a_publish_on_a_sibling(env, trace):
+    conn = env.connect()
+    ch = conn.channel()
+    sib = conn.channel()
+    q = env.unique("q")
+    sib.queue_declare(q)
+    trace.call("publish to missing exchange", ch.basic_publish, env.unique("missing"), "k", b"x")
+    env.idle()
+    trace.call("sibling publishes", sib.basic_publish, "", q, b"ok")
+    trace.state("failed channel", ch)
+    trace.state("sibling", sib)
+    trace.call("failed channel publishes", ch.basic_publish, "", q, b"lost")
+    env.barrier(conn)
+    trace.call("one message", sib.queue_declare, q, passive=True)
+
+
+@scenario
 def scenario_async_error_seen_by_process_data_events(env, trace):
     conn = env.connect()
     ch = conn.channel()

@@ -926,11 +926,27 @@ class BlockingChannel:
         return result
 
     def _send_async(self, operation: Callable, *args: Any) -> Any:
-        """Send an asynchronous method: nothing is read; a refusal is found by a later read."""
+        """Send an asynchronous method as pika's impl does: nothing is read; a refusal is found by a
+        later read."""
         try:
             return operation(*args)
         except _CORE_ERRORS:
             return None
+
+    def _write_async(self, operation: Callable, *args: Any) -> Any:
+        """Send an asynchronous method from a public call (publish without confirms, ack, nack, reject).
+
+        pika's write of the frame also reads what the broker has sent by then, so a close caused by an
+        earlier call is raised here.  In one process everything the broker said about earlier calls has
+        arrived; what it says about *this* call is read by the next call that does I/O (a refusal of it
+        closes the channel in the core and is found then).
+        """
+        self._connection._read_frames()
+        if self.is_closed:
+            if isinstance(self._closing_reason, exceptions.ChannelClosedByBroker):
+                raise self._closing_reason
+            self._raise_if_not_open()
+        return self._send_async(operation, *args)
 
     def _frame(self, method: Any) -> Any:
         return frame.Method(self._channel_number, method)
@@ -1192,13 +1208,13 @@ class BlockingChannel:
         self._raise_if_not_open()
         if type(delivery_tag) is not int or not 0 <= delivery_tag < 1 << 64:
             delivery_tag = _wire(spec.Basic.Ack(delivery_tag, multiple)).delivery_tag
-        self._send_async(self._impl.basic_ack, delivery_tag, bool(multiple))
+        self._write_async(self._impl.basic_ack, delivery_tag, bool(multiple))
 
     def basic_nack(self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True) -> None:
         self._raise_if_not_open()
         if type(delivery_tag) is not int or not 0 <= delivery_tag < 1 << 64:
             delivery_tag = _wire(spec.Basic.Nack(delivery_tag, multiple, requeue)).delivery_tag
-        self._send_async(self._impl.basic_nack, delivery_tag, bool(multiple), bool(requeue))
+        self._write_async(self._impl.basic_nack, delivery_tag, bool(multiple), bool(requeue))
 
     def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
         self._raise_if_not_open()
@@ -1206,7 +1222,7 @@ class BlockingChannel:
             raise TypeError("delivery_tag must be an integer")
         if type(delivery_tag) is not int or not 0 <= delivery_tag < 1 << 64:
             delivery_tag = _wire(spec.Basic.Reject(delivery_tag, requeue)).delivery_tag
-        self._send_async(self._impl.basic_reject, delivery_tag, bool(requeue))
+        self._write_async(self._impl.basic_reject, delivery_tag, bool(requeue))
 
     # -- get / publish -----------------------------------------------------------------------------
     def basic_get(self, queue: str, auto_ack: bool = False) -> tuple:
@@ -1256,8 +1272,8 @@ class BlockingChannel:
                 self._puback_return = None
                 raise exceptions.UnroutableError(messages)
         else:
-            self._send_async(self._impl.basic_publish, exchange, routing_key, body, core_properties,
-                             bool(mandatory))
+            self._write_async(self._impl.basic_publish, exchange, routing_key, body, core_properties,
+                              bool(mandatory))
 
     # -- qos, recover, confirms ---------------------------------------------------------------------
     def basic_qos(self, prefetch_size: int = 0, prefetch_count: int = 0, global_qos: bool = False) -> None:
