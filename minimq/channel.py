@@ -646,7 +646,7 @@ class Channel:
                 return None
             tag = self._next_tag
             self._next_tag = tag + 1
-            message = entry.message if not q.quorum else self._message_for(q, entry)
+            message = entry.message if not q.quorum else self._message_for(q, entry, fetched=True)
             delivery = Delivery(None, tag, entry.redelivered, message, q, entry, None, self)
             delivery.message_count = left
             if auto_ack:
@@ -662,9 +662,11 @@ class Channel:
             self._broker._release()
 
     @staticmethod
-    def _message_for(queue: Queue, entry: Any) -> Message:
+    def _message_for(queue: Queue, entry: Any, fetched: bool = False) -> Message:
+        """The message as a quorum queue hands it out: with ``x-delivery-count`` once it was returned,
+        and always for ``basic.get`` (RabbitMQ 3.10 adds it, 0 included, on every fetch)."""
         message = entry.message
-        if queue.quorum and entry.delivery_count:
+        if queue.quorum and (entry.delivery_count or fetched):
             props = message.properties or Properties()
             headers = dict(props.headers or {})
             headers["x-delivery-count"] = entry.delivery_count

@@ -741,3 +741,28 @@ def scenario_negative_long_after_dead_letter(env, trace):
     ch.basic_reject(m[0].delivery_tag, requeue=False)
     env.barrier(conn)
     trace.call("dead-lettered headers", ch.basic_get, target, auto_ack=True)
+
+
+@scenario
+def scenario_quorum_delivery_count_on_get_and_consume(env, trace):
+    conn, ch = chan(env)
+    q = env.unique("qq")
+    trace.call("declare quorum", ch.queue_declare, q, durable=True, arguments={"x-queue-type": "quorum"})
+    ch.confirm_delivery()
+    P = env.pika.BasicProperties
+    ch.basic_publish("", q, b"a", P(headers={"h": 1}))
+    ch.basic_publish("", q, b"b")
+    first = trace.call("get a", ch.basic_get, q)
+    trace.call("reject a, requeue", ch.basic_reject, first[0].delivery_tag)
+    trace.call("get b", ch.basic_get, q)
+    trace.call("get a again", ch.basic_get, q)
+    trace.call("recover", ch.basic_recover, requeue=True)
+    env.barrier(conn)
+    c2 = conn.channel()
+    got = Collector("consumer", ack=True)
+    c2.basic_consume(q, got)
+    env.wait_for(conn, lambda: len(got) == 2)
+    got.log(trace, "consumed after recover")
+    ch.basic_publish("", q, b"c")
+    env.wait_for(conn, lambda: len(got) == 3)
+    got.log(trace, "a first delivery to a consumer")
