@@ -76,6 +76,12 @@ def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, dur
             raise _invalid("x-dead-letter-routing-key", name, vhost, f"{{unacceptable_type,{type_name(value)}}}")
         if "x-dead-letter-exchange" not in args:
             raise _invalid("x-dead-letter-routing-key", name, vhost, "routing_key_but_no_dlx_defined")
+    if qtype == "quorum" and "x-dead-letter-strategy" in args:  # the validator runs only for its type
+        value = args["x-dead-letter-strategy"]
+        if not isinstance(value, str):
+            raise _invalid("x-dead-letter-strategy", name, vhost, f"{{unacceptable_type,{type_name(value)}}}")
+        if value not in ("at-most-once", "at-least-once"):
+            raise _invalid("x-dead-letter-strategy", name, vhost, "invalid_dlx_strategy")
     for arg in ("x-max-length", "x-max-length-bytes"):
         if arg in args:
             value = _expect_integer(arg, args[arg], name, vhost)

@@ -607,3 +607,24 @@ def scenario_reply_text_truncated(env, trace):
         trace.call("405 for %s name" % label, c.queue_declare, q)
     c = other.channel()
     trace.call("404 with a 255-byte queue name", c.queue_declare, env.unique("n" * 200), passive=True)
+
+
+@scenario
+def scenario_quorum_dead_letter_strategy_argument(env, trace):
+    conn = env.connect()
+    qq = {"x-queue-type": "quorum"}
+    names = iter(env.unique("qq%d" % i) for i in range(8))
+    each_on_fresh_channel(trace, conn, [
+        ("unknown strategy", lambda c: c.queue_declare(next(names), durable=True,
+                                                       arguments=dict(qq, **{"x-dead-letter-strategy": "sometimes"}))),
+        ("strategy as bytes", lambda c: c.queue_declare(next(names), durable=True,
+                                                        arguments=dict(qq, **{"x-dead-letter-strategy": b"at-most-once"}))),
+        ("strategy as int", lambda c: c.queue_declare(next(names), durable=True,
+                                                      arguments=dict(qq, **{"x-dead-letter-strategy": 1}))),
+        ("at-least-once", lambda c: c.queue_declare(next(names), durable=True,
+                                                    arguments=dict(qq, **{"x-dead-letter-strategy": "at-least-once"}))),
+        ("at-most-once", lambda c: c.queue_declare(next(names), durable=True,
+                                                   arguments=dict(qq, **{"x-dead-letter-strategy": "at-most-once"}))),
+        ("on a classic queue", lambda c: c.queue_declare(next(names),
+                                                         arguments={"x-dead-letter-strategy": "at-most-once"})),
+    ])
