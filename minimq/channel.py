@@ -29,7 +29,7 @@ from collections import deque
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import (AccessRefused, AMQPError, ChannelClosed, ConnectionClosed,
+from .errors import (AccessRefused, AMQPError, ChannelClosed, ChannelErrorHard, ConnectionClosed,
                      NotAllowed, NotFound, NotImplementedByServer, PreconditionFailed, ResourceLocked)
 from .fieldtypes import explain_with_term, is_integer, type_name
 from .message import BccMessage, ConsumerCancelled, Delivery, Message, Properties, Returned
@@ -139,9 +139,14 @@ class Connection:
                 channel_number = 1
                 while channel_number in self.channels:
                     channel_number += 1
+            elif type(channel_number) is not int or not 1 <= channel_number <= 65535:
+                raise ValueError(f"channel_number must be an int in 1..65535, got {channel_number!r}")
             if channel_number in self.channels:
-                raise ValueError(f"channel {channel_number} is already open")
-            if len(self.channels) >= CHANNEL_MAX or not 1 <= channel_number <= CHANNEL_MAX:
+                # a second channel.open on an open number: RabbitMQ closes the connection
+                error = ChannelErrorHard("second 'channel.open' seen")
+                self._close_locked(error)
+                raise error
+            if len(self.channels) >= CHANNEL_MAX:  # channel_max bounds how many are open, not the numbers
                 error = NotAllowed(f"number of channels opened ({len(self.channels)}) has reached the "
                                    f"negotiated channel_max ({CHANNEL_MAX})")
                 self._close_locked(error)

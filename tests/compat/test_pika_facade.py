@@ -1273,3 +1273,11 @@ def test_minimq_pika_provides_a_pika_module_without_pika(minimq_pika):
     connection = pika.BlockingConnection(pika.ConnectionParameters("localhost"))
     assert connection.broker is minimq_pika
     assert pika.BasicProperties is BasicProperties and pika.spec is spec
+
+
+def test_channel_number_beyond_16_bits_is_refused_by_the_client(conn):
+    import struct
+    with pytest.raises(struct.error):
+        conn.channel(channel_number=65536)
+    assert conn.is_open
+    assert conn.channel(channel_number=65535).is_open

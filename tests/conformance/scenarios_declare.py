@@ -628,3 +628,15 @@ def scenario_quorum_dead_letter_strategy_argument(env, trace):
         ("on a classic queue", lambda c: c.queue_declare(next(names),
                                                          arguments={"x-dead-letter-strategy": "at-most-once"})),
     ])
+
+
+@scenario
+def scenario_channel_numbers(env, trace):
+    conn = env.connect()
+    for number in (2048, 65535):
+        ch = conn.channel(channel_number=number)
+        trace.state("channel %d" % number, ch)
+        trace.call("use it", ch.exchange_declare, "amq.direct", passive=True)
+    trace.state("channel 7", conn.channel(channel_number=7))
+    trace.call("open channel 7 again", conn.channel, channel_number=7)
+    trace.state("connection", conn)

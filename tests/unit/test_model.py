@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from core_helpers import bodies, collector, drain, hard, refused, soft
-from minimq import (AccessRefused, AMQPError, Broker, ChannelClosed, ChannelError, CommandInvalid,
-                    ConnectionClosed, ConnectionError, ConnectionForced, NotAllowed, NotFound,
+from minimq import (AccessRefused, AMQPError, Broker, ChannelClosed, ChannelError, ChannelErrorHard,
+                    CommandInvalid, ConnectionClosed, ConnectionError, ConnectionForced, NotAllowed, NotFound,
                     NotImplementedByServer, PreconditionFailed, ResourceLocked)
 from minimq.errors import error_for_code
 
@@ -117,6 +117,16 @@ def test_channel_max(broker):
     with hard(first, NotAllowed, 530,
               "NOT_ALLOWED - number of channels opened (2047) has reached the negotiated channel_max (2047)"):
         conn.channel()
+
+
+def test_channel_numbers_up_to_65535_and_a_second_open_closes_the_connection(broker):
+    conn = broker.connect()
+    assert conn.channel(65535).channel_number == 65535
+    seven = conn.channel(7)
+    with pytest.raises(ValueError):
+        conn.channel(65536)
+    with hard(seven, ChannelErrorHard, 504, "CHANNEL_ERROR - second 'channel.open' seen"):
+        conn.channel(7)
 
 
 def test_unknown_vhost_refused(broker):

@@ -37,6 +37,7 @@ import functools
 import heapq
 import itertools
 import logging
+import struct
 import threading
 import time
 import uuid
@@ -689,6 +690,8 @@ class BlockingConnection:
                 f"Channel allocation requires an open connection: {self._impl_repr()}")
         if not channel_number:
             channel_number = self._next_channel_number()
+        else:
+            struct.pack(">H", channel_number)  # pika's frame encoding refuses it, the connection stays open
         try:
             impl = self._impl.channel(channel_number, inline=False)
         except _CORE_ERRORS as error:
