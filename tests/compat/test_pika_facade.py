@@ -236,8 +236,10 @@ def test_connection_state_and_close(broker):
         connection.channel()
     with pytest.raises(exceptions.ChannelWrongStateError, match=r"^Channel is closed\.$"):
         channel.queue_declare("q")
+    with pytest.raises(ValueError, match="^Timeout closed before call$"):
+        connection.process_data_events()  # pika's timed wait needs the ioloop, closed with the connection
     with pytest.raises(exceptions.ConnectionWrongStateError):
-        connection.process_data_events()
+        connection.process_data_events(time_limit=None)
     with pytest.raises(exceptions.ConnectionWrongStateError):
         connection.add_callback_threadsafe(lambda: None)
     with pytest.raises(exceptions.ConnectionWrongStateError):
@@ -1281,3 +1283,24 @@ def test_channel_number_beyond_16_bits_is_refused_by_the_client(conn):
         conn.channel(channel_number=65536)
     assert conn.is_open
     assert conn.channel(channel_number=65535).is_open
+
+
+def test_negative_delays_are_refused_by_the_ioloop_timer(conn, ch):
+    message = "call_later: delay must be non-negative, but got -1"
+    with pytest.raises(ValueError, match=message):
+        conn.call_later(-1, lambda: None)
+    with pytest.raises(ValueError, match=message):
+        conn.process_data_events(time_limit=-1)
+    ch.queue_declare("q")
+    with pytest.raises(ValueError, match=message):
+        next(ch.consume("q", inactivity_timeout=-1))
+
+
+def test_timed_waits_after_close_fail_in_the_closed_ioloop(conn):
+    conn.close()
+    for call in (lambda: conn.process_data_events(), lambda: conn.sleep(0.01),
+                 lambda: conn.call_later(1, lambda: None)):
+        with pytest.raises(ValueError, match="^Timeout closed before call$"):
+            call()
+    with pytest.raises(exceptions.ConnectionWrongStateError):
+        conn.process_data_events(time_limit=None)

@@ -537,6 +537,11 @@ class BlockingConnection:
                 callback()
 
     def _adapter_call_later(self, delay: float, callback: Callable[[], Any]) -> int:
+        """pika's ioloop timer: every wait with a time limit and every ``call_later`` goes through it."""
+        if self.is_closed:
+            raise ValueError("Timeout closed before call")  # pika's ioloop is gone with the connection
+        if delay < 0:
+            raise ValueError(f"call_later: delay must be non-negative, but got {delay!r}")
         timer_id = next(self._timer_ids)
         self._timer_callbacks[timer_id] = callback
         heapq.heappush(self._timers, (time.monotonic() + max(delay, 0), timer_id))
