@@ -10,7 +10,7 @@ from .channel import Channel, Connection, PublishOutcome, QueueDeclareOk
 from .clock import Clock, ManualClock, SystemClock
 from .errors import (AccessRefused, AMQPError, ChannelClosed, ChannelError, ChannelErrorHard,
                      CommandInvalid, ConnectionClosed, ConnectionError, ConnectionForced, InternalError,
-                     NotAllowed, NotFound, NotImplementedByServer, PreconditionFailed, ResourceLocked)
+                     LoginRefused, NotAllowed, NotFound, NotImplementedByServer, PreconditionFailed, ResourceLocked)
 from .message import ConsumerCancelled, Delivery, Message, Properties, Returned
 
 __version__ = "0.1.0"
@@ -20,7 +20,7 @@ __all__ = [
     "Clock", "ManualClock", "SystemClock",
     "Properties", "Message", "Delivery", "Returned", "ConsumerCancelled",
     "AMQPError", "ChannelError", "ConnectionError", "AccessRefused", "NotFound", "ResourceLocked",
-    "PreconditionFailed", "ConnectionForced", "CommandInvalid", "ChannelErrorHard", "NotAllowed",
+    "PreconditionFailed", "ConnectionForced", "CommandInvalid", "ChannelErrorHard", "NotAllowed", "LoginRefused",
     "NotImplementedByServer", "InternalError", "ChannelClosed", "ConnectionClosed",
     "__version__",
 ]

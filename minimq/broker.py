@@ -22,7 +22,7 @@ from .arguments import queue_settings
 from .policies import Policy, pick, resolve_queue_settings, validate_definition
 from .channel import Channel, Connection
 from .clock import Clock, SystemClock
-from .errors import ConnectionForced, NotAllowed
+from .errors import ConnectionForced, LoginRefused, NotAllowed
 from .recovery import recover_from_store
 from .vhost import VirtualHost
 
@@ -55,6 +55,8 @@ class Broker:
         self._timer_thread: threading.Thread | None = None
         self._closed = False
         self._connections: set[Connection] = set()
+        #: user -> password, checked when a connection gives a password (RabbitMQ's default user)
+        self._users: dict[str, str] = {"guest": "guest"}
         #: vhost -> policy name -> Policy, for user policies and operator policies
         self._policies: dict[str, dict[str, Policy]] = {}
         self._operator_policies: dict[str, dict[str, Policy]] = {}
@@ -116,11 +118,31 @@ class Broker:
         finally:
             self._release()
 
-    def connect(self, vhost: str = "/", user: str = "guest") -> Connection:
-        """Open a connection to ``vhost`` (530 NOT_ALLOWED if it does not exist)."""
+    def add_user(self, name: str, password: str) -> None:
+        """Add a user (or change its password); ``guest``/``guest`` exists from the start."""
+        if not isinstance(name, str) or not isinstance(password, str):
+            raise TypeError("user name and password must be str")
+        with self._lock:
+            self._users[name] = password
+
+    def delete_user(self, name: str) -> None:
+        """Remove a user; its open connections stay open (as in RabbitMQ until they reconnect)."""
+        with self._lock:
+            self._users.pop(name, None)
+
+    def connect(self, vhost: str = "/", user: str = "guest", password: str | None = None) -> Connection:
+        """Open a connection to ``vhost`` as ``user``.
+
+        With a ``password`` (protocol facades pass the client's credentials) an unknown user or a wrong
+        password is refused with 403 ACCESS_REFUSED, before the vhost is looked at, as RabbitMQ's PLAIN
+        login does; 530 NOT_ALLOWED if the vhost does not exist.
+        """
         with self._lock:
             if self._closed:
                 raise ConnectionForced("broker forced connection closure with reason 'shutdown'")
+            if password is not None and self._users.get(user) != password:
+                raise LoginRefused("Login was refused using authentication mechanism PLAIN. "
+                                   "For details see the broker logfile.")
             target = self.vhosts.get(vhost)
             if target is None:
                 raise NotAllowed(f"vhost {vhost} not found")

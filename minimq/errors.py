@@ -30,6 +30,7 @@ __all__ = [
     "CommandInvalid",
     "ChannelErrorHard",
     "NotAllowed",
+    "LoginRefused",
     "NotImplementedByServer",
     "InternalError",
     "ChannelClosed",
@@ -110,6 +111,13 @@ class ChannelErrorHard(ConnectionError):
 class NotAllowed(ConnectionError):
     reply_code = 530
     name = "NOT_ALLOWED"
+
+
+class LoginRefused(ConnectionError):
+    """403 while opening a connection: unknown user or wrong password (nothing is open yet)."""
+
+    reply_code = 403
+    name = "ACCESS_REFUSED"
 
 
 class NotImplementedByServer(ConnectionError):

@@ -194,6 +194,8 @@ def test_reset_default_broker_closes_its_connections():
 
 def test_vhost_and_user_come_from_the_parameters(broker):
     broker.add_vhost("app")
+    broker.add_user("bob", "pw")
+    broker.add_user("carol", "secret")
     params = ConnectionParameters("localhost", virtual_host="app", credentials=PlainCredentials("bob", "pw"))
     with BlockingConnection(params, broker=broker) as connection:
         channel = connection.channel()
@@ -1304,3 +1306,18 @@ def test_timed_waits_after_close_fail_in_the_closed_ioloop(conn):
             call()
     with pytest.raises(exceptions.ConnectionWrongStateError):
         conn.process_data_events(time_limit=None)
+
+
+@needs_pika
+def test_login_refused_as_pika_reports_it(broker):
+    import pika
+    text = ("ConnectionClosedByBroker: (403) 'ACCESS_REFUSED - Login was refused using authentication mechanism "
+            "PLAIN. For details see the broker logfile.'")
+    for creds in (pika.PlainCredentials("guest", "wrong"), pika.PlainCredentials("nobody", "x")):
+        with pytest.raises(exceptions.ProbableAuthenticationError) as info:
+            BlockingConnection(pika.ConnectionParameters("localhost", credentials=creds), broker=broker)
+        assert info.value.args == (text,)
+    assert BlockingConnection(pika.URLParameters("amqp://guest:guest@localhost/%2F"), broker=broker).is_open
+    broker.add_user("app", "s3cret")
+    params = pika.ConnectionParameters(credentials=pika.PlainCredentials("app", "s3cret"))
+    assert BlockingConnection(params, broker=broker).is_open

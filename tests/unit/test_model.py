@@ -6,8 +6,8 @@ import pytest
 
 from core_helpers import bodies, collector, drain, hard, refused, soft
 from minimq import (AccessRefused, AMQPError, Broker, ChannelClosed, ChannelError, ChannelErrorHard,
-                    CommandInvalid, ConnectionClosed, ConnectionError, ConnectionForced, NotAllowed, NotFound,
-                    NotImplementedByServer, PreconditionFailed, ResourceLocked)
+                    CommandInvalid, ConnectionClosed, ConnectionError, ConnectionForced, LoginRefused,
+                    NotAllowed, NotFound, NotImplementedByServer, PreconditionFailed, ResourceLocked)
 from minimq.errors import error_for_code
 
 
@@ -127,6 +127,23 @@ def test_channel_numbers_up_to_65535_and_a_second_open_closes_the_connection(bro
         conn.channel(65536)
     with hard(seven, ChannelErrorHard, 504, "CHANNEL_ERROR - second 'channel.open' seen"):
         conn.channel(7)
+
+
+def test_login_checked_when_a_password_is_given(broker):
+    assert broker.connect(user="guest", password="guest").is_open
+    assert broker.connect(user="anyone").is_open  # core callers that give no password are not checked
+    text = ("ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. "
+            "For details see the broker logfile.")
+    for user, password in (("guest", "wrong"), ("nobody", "guest")):
+        with refused(LoginRefused, 403, text):
+            broker.connect(user=user, password=password)
+    with refused(LoginRefused, 403, text):
+        broker.connect("no-such-vhost", "guest", "wrong")  # the login is checked before the vhost
+    broker.add_user("app", "s3cret")
+    assert broker.connect(user="app", password="s3cret").user == "app"
+    broker.delete_user("app")
+    with refused(LoginRefused, 403, text):
+        broker.connect(user="app", password="s3cret")
 
 
 def test_unknown_vhost_refused(broker):

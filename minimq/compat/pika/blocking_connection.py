@@ -103,7 +103,8 @@ def translate_error(error: BaseException, *, opening: bool = False) -> BaseExcep
     * :class:`minimq.errors.ChannelError` (soft) -> ``ChannelClosedByBroker(reply_code, reply_text)``
     * :class:`minimq.errors.ConnectionError` (hard) -> ``ConnectionClosedByBroker(reply_code, reply_text)``;
       while the connection is being opened (``opening``), what pika's constructor raises instead:
-      ``ProbableAccessDeniedError`` for 530 (unknown vhost), else ``AMQPConnectionError``
+      ``ProbableAccessDeniedError`` for 530 (unknown vhost), ``ProbableAuthenticationError`` for 403
+      (login refused), else ``AMQPConnectionError``
     * :class:`minimq.errors.ChannelClosed` -> ``ChannelWrongStateError('Channel is closed.')``
     * :class:`minimq.errors.ConnectionClosed` -> ``ConnectionWrongStateError``
 
@@ -118,6 +119,8 @@ def translate_error(error: BaseException, *, opening: bool = False) -> BaseExcep
             return closed
         if error.reply_code == 530:
             return exceptions.ProbableAccessDeniedError(repr(closed))
+        if error.reply_code == 403:
+            return exceptions.ProbableAuthenticationError(repr(closed))
         return exceptions.AMQPConnectionError(repr(closed))
     if isinstance(error, core_errors.ChannelClosed):
         return exceptions.ChannelWrongStateError("Channel is closed.")
@@ -356,8 +359,10 @@ class BlockingConnection:
 
     ``BlockingConnection(parameters)`` connects to the process-wide :func:`default_broker`;
     ``BlockingConnection(parameters, broker=b)`` to ``b``.  The vhost comes from
-    ``parameters.virtual_host`` (default ``/``) and the user from ``parameters.credentials``
-    (default ``guest``); an unknown vhost raises ``ProbableAccessDeniedError`` as pika does.
+    ``parameters.virtual_host`` (default ``/``) and the user and password from
+    ``parameters.credentials`` (default ``guest``/``guest``), checked against the broker's users
+    (:meth:`minimq.Broker.add_user`): a refused login raises ``ProbableAuthenticationError`` and an
+    unknown vhost ``ProbableAccessDeniedError``, as pika does.
     """
 
     def __init__(self, parameters: Any = None, _impl_class: Any = None, *, broker: Broker | None = None) -> None:
@@ -392,9 +397,12 @@ class BlockingConnection:
         self._broker = broker
         credentials = getattr(params, "credentials", None)
         user = getattr(credentials, "username", None) or "guest"
+        password = getattr(credentials, "password", None)
+        if password is None:
+            password = "guest" if credentials is None else ""
         vhost = getattr(params, "virtual_host", "/")
         try:
-            self._impl = broker.connect(vhost, user)
+            self._impl = broker.connect(vhost, user, password)
         except core_errors.AMQPError as error:
             raise translate_error(error, opening=True) from None
 
