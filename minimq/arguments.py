@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import InternalError, PreconditionFailed
+from .errors import InternalError, NotImplementedByServer, PreconditionFailed
 from .fieldtypes import format_value, is_integer, type_class, type_name
 
 __all__ = ["validate_queue_arguments", "queue_settings", "check_queue_equivalence",
@@ -121,6 +121,18 @@ def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, dur
             raise PreconditionFailed(f"invalid property 'non-durable' for queue '{name}' in vhost '{vhost}'")
         if server_named:
             raise PreconditionFailed("Cannot declare a server-named queue for type rabbit_quorum_queue")
+    elif qtype == "stream":
+        if auto_delete:
+            raise PreconditionFailed(f"invalid property 'auto-delete' for queue '{name}' in vhost '{vhost}'")
+        if exclusive:
+            raise PreconditionFailed(f"invalid property 'exclusive-owner' for queue '{name}' in vhost '{vhost}'")
+        if not durable:
+            raise PreconditionFailed(f"invalid property 'non-durable' for queue '{name}' in vhost '{vhost}'")
+        if server_named:
+            raise PreconditionFailed("Cannot declare a server-named queue for type rabbit_stream_queue")
+        # an explicit refusal rather than a classic queue with other semantics (README, known divergences)
+        raise NotImplementedByServer(f"queue '{name}' in vhost '{vhost}': stream queues are not "
+                                     "implemented by minimq (declare a classic or quorum queue)")
     elif qtype == "classic":
         for arg in _OTHER_TYPE_ARGS_CLASSIC:
             if arg in args:

@@ -580,6 +580,11 @@ class Channel:
             if not is_integer(priority):
                 raise PreconditionFailed(f"invalid arg 'x-priority' for queue '{name}' in vhost "
                                          f"'{self._vhost.name}': \"expected integer, got {type_name(priority)}\"")
+            for arg in arguments:  # consumer arguments of the other queue types
+                if arg == "x-stream-offset" or (arg == "x-cancel-on-ha-failover" and q.quorum):
+                    kind = "rabbit_quorum_queue" if q.quorum else "rabbit_classic_queue"
+                    raise PreconditionFailed(f"invalid arg '{arg}' for queue '{name}' in vhost "
+                                             f"'{self._vhost.name}' of queue type {kind}")
             if q.exclusive_consumer is not None or (exclusive and (q.consumer_count or q.single_active)):
                 raise AccessRefused(f"queue '{name}' in vhost '{self._vhost.name}' in exclusive use")
             if q.quorum and self._global_prefetch:

@@ -640,3 +640,35 @@ def scenario_channel_numbers(env, trace):
     trace.state("channel 7", conn.channel(channel_number=7))
     trace.call("open channel 7 again", conn.channel, channel_number=7)
     trace.state("connection", conn)
+
+
+@scenario
+def scenario_stream_declare_refusals(env, trace):
+    """What RabbitMQ refuses before it creates a stream (minimq then refuses streams as such)."""
+    conn = env.connect()
+    stream = {"x-queue-type": "stream"}
+    each_on_fresh_channel(trace, conn, [
+        ("non-durable", lambda c: c.queue_declare(env.unique("s1"), arguments=stream)),
+        ("auto-delete", lambda c: c.queue_declare(env.unique("s2"), durable=True, auto_delete=True,
+                                                  arguments=stream)),
+        ("exclusive", lambda c: c.queue_declare(env.unique("s3"), durable=True, exclusive=True, arguments=stream)),
+    ])
+
+
+@scenario
+def scenario_stream_offset_on_other_queue_types(env, trace):
+    conn = env.connect()
+    classic, quorum = env.unique("classic"), env.unique("quorum")
+    setup = conn.channel()
+    setup.queue_declare(classic)
+    setup.queue_declare(quorum, durable=True, arguments={"x-queue-type": "quorum"})
+    each_on_fresh_channel(trace, conn, [
+        ("x-stream-offset on classic", lambda c: c.basic_consume(classic, lambda *a: None,
+                                                                 arguments={"x-stream-offset": "first"})),
+        ("x-stream-offset on quorum", lambda c: c.basic_consume(quorum, lambda *a: None,
+                                                                arguments={"x-stream-offset": "first"})),
+        ("x-cancel-on-ha-failover on quorum", lambda c: c.basic_consume(
+            quorum, lambda *a: None, arguments={"x-cancel-on-ha-failover": True})),
+        ("x-cancel-on-ha-failover on classic", lambda c: c.basic_consume(
+            classic, lambda *a: None, arguments={"x-cancel-on-ha-failover": True})),
+    ])

@@ -8,8 +8,9 @@ import minimq
 
 import pytest
 
-from core_helpers import bodies, drain, soft
-from minimq import AccessRefused, ConsumerCancelled, NotFound, PreconditionFailed, ResourceLocked
+from core_helpers import bodies, drain, hard, soft
+from minimq import (AccessRefused, ConsumerCancelled, NotFound, NotImplementedByServer, PreconditionFailed,
+                    ResourceLocked)
 
 LOCKED = ("RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '{q}' in vhost '/'. It could be "
           "originally declared on another connection or the exclusive property value does not match that of "
@@ -477,3 +478,15 @@ def test_decimal_against_integer_argument_is_an_internal_error_as_on_rabbitmq():
         ch.queue_declare("q", arguments={"x-message-ttl": decimal.Decimal(5)})
     assert info.value.reply_text == "INTERNAL_ERROR"
     assert not conn.is_open
+
+
+def test_stream_queues_refused_after_rabbitmqs_own_checks(broker):
+    ch = broker.channel()
+    with soft(ch, PreconditionFailed, 406, "PRECONDITION_FAILED - invalid property 'non-durable' for queue 's' "
+                                           "in vhost '/'"):
+        ch.queue_declare("s", arguments={"x-queue-type": "stream"})
+    ch = broker.channel()
+    with hard(ch, NotImplementedByServer, 540, "NOT_IMPLEMENTED - queue 's' in vhost '/': stream queues are not "
+                                                "implemented by minimq (declare a classic or quorum queue)"):
+        ch.queue_declare("s", durable=True, arguments={"x-queue-type": "stream"})
+    assert broker.get_queue("s") is None
