@@ -9,7 +9,8 @@ from .broker import Broker
 from .channel import Channel, Connection, PublishOutcome, QueueDeclareOk
 from .clock import Clock, ManualClock, SystemClock
 from .errors import (AccessRefused, AMQPError, ChannelClosed, ChannelError, ChannelErrorHard,
-                     CommandInvalid, ConnectionClosed, ConnectionError, ConnectionForced, InternalError,
+                     CommandInvalid, ConnectionClosed, ConnectionError, ConnectionForced, FrameError,
+                     InternalError,
                      LoginRefused, NotAllowed, NotFound, NotImplementedByServer, PreconditionFailed, ResourceLocked)
 from .message import ConsumerCancelled, Delivery, Message, Properties, Returned
 
@@ -20,7 +21,7 @@ __all__ = [
     "Clock", "ManualClock", "SystemClock",
     "Properties", "Message", "Delivery", "Returned", "ConsumerCancelled",
     "AMQPError", "ChannelError", "ConnectionError", "AccessRefused", "NotFound", "ResourceLocked",
-    "PreconditionFailed", "ConnectionForced", "CommandInvalid", "ChannelErrorHard", "NotAllowed", "LoginRefused",
+    "PreconditionFailed", "ConnectionForced", "FrameError", "CommandInvalid", "ChannelErrorHard", "NotAllowed", "LoginRefused",
     "NotImplementedByServer", "InternalError", "ChannelClosed", "ConnectionClosed",
     "__version__",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "ResourceLocked",
     "PreconditionFailed",
     "ConnectionForced",
+    "FrameError",
     "CommandInvalid",
     "ChannelErrorHard",
     "NotAllowed",
@@ -96,6 +97,13 @@ class ConnectionForced(ConnectionError):
     name = "CONNECTION_FORCED"
 
 
+class FrameError(ConnectionError):
+    """501: a frame the server cannot take (e.g. a content header larger than the negotiated frame_max)."""
+
+    reply_code = 501
+    name = "FRAME_ERROR"
+
+
 class CommandInvalid(ConnectionError):
     reply_code = 503
     name = "COMMAND_INVALID"
@@ -147,7 +155,7 @@ class ConnectionClosed(_WrongState):
 _BY_CODE = {
     cls.reply_code: cls
     for cls in (
-        AccessRefused, NotFound, ResourceLocked, PreconditionFailed, ConnectionForced,
+        AccessRefused, NotFound, ResourceLocked, PreconditionFailed, ConnectionForced, FrameError,
         CommandInvalid, ChannelErrorHard, NotAllowed, NotImplementedByServer, InternalError,
     )
 }

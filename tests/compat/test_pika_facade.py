@@ -1321,3 +1321,12 @@ def test_login_refused_as_pika_reports_it(broker):
     broker.add_user("app", "s3cret")
     params = pika.ConnectionParameters(credentials=pika.PlainCredentials("app", "s3cret"))
     assert BlockingConnection(params, broker=broker).is_open
+
+
+def test_content_header_over_frame_max_closes_the_connection_at_the_next_read(broker, conn, ch):
+    ch.queue_declare("q")
+    ch.basic_publish("", "q", b"x", BasicProperties(headers={"big": "h" * 200_000}))  # asynchronous
+    with pytest.raises(exceptions.ConnectionClosedByBroker) as info:
+        ch.queue_declare("q", passive=True)
+    assert info.value.args == (501, "FRAME_ERROR - type 2, all octets = <<>>: {frame_too_large,200027,131064}")
+    assert conn.is_closed and broker.get_queue("q").message_count == 0

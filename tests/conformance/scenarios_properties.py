@@ -216,3 +216,20 @@ def scenario_negative_long_after_reencode(env, trace):
     for _ in range(2):
         trace.call("get q", ch.basic_get, q, auto_ack=True)
     trace.call("get q2", ch.basic_get, q2, auto_ack=True)
+
+
+@scenario
+def scenario_content_header_larger_than_frame_max(env, trace):
+    """The properties travel in one frame: a payload over frame_max (131,072: RabbitMQ allows 8 bytes of
+    slack over frame_max - 8) closes the connection."""
+    for n in (131045, 131046):  # header payload 131,072 and 131,073 bytes
+        conn = env.connect()
+        ch = conn.channel()
+        q = env.unique("q%d" % n)
+        ch.queue_declare(q)
+        ch.confirm_delivery()
+        trace.call("publish, header payload %d" % (27 + n), ch.basic_publish, "", q, b"x",
+                   env.pika.BasicProperties(headers={"big": "h" * n}))
+        trace.state("connection", conn)
+        if conn.is_open:
+            trace.call("delivered", ch.queue_declare, q, passive=True)

@@ -60,6 +60,10 @@ LOGGER.addHandler(logging.NullHandler())  # as pika does: silent unless the appl
 
 #: pika's negotiated ``channel_max`` against RabbitMQ (client 65535, server 2047)
 CHANNEL_MAX = 2047
+#: the frame size RabbitMQ 3.10 negotiates with pika
+FRAME_MAX = 131072
+#: class id, weight and body size before the properties in a content header frame's payload
+_CONTENT_HEADER_FIXED = 12
 #: longest single sleep while waiting for events; bounds how late a waiter notices a connection the
 #: broker closed when it has no channel to be woken through
 _MAX_WAIT = 0.5
@@ -175,15 +179,18 @@ def _copy_table(table: dict) -> dict:
     return data.decode_table(b"".join(pieces), 0)[0]
 
 
-def _properties_to_core(properties: Any) -> Properties | None:
-    """What the broker receives for pika ``properties`` (None when no property is set)."""
-    wire = spec.BasicProperties().decode(b"".join(properties.encode()))
+def _properties_to_core(properties: Any) -> tuple[Properties | None, int]:
+    """What the broker receives for pika ``properties`` (None when no property is set), and the size
+    of the content header frame's payload that carries them."""
+    encoded = b"".join(properties.encode())
+    wire = spec.BasicProperties().decode(encoded)
+    size = _CONTENT_HEADER_FIXED + len(encoded)
     values = (wire.content_type, wire.content_encoding, wire.headers, wire.delivery_mode, wire.priority,
               wire.correlation_id, wire.reply_to, wire.expiration, wire.message_id, wire.timestamp, wire.type,
               wire.user_id, wire.app_id, wire.cluster_id)
     if values.count(None) == 14:
-        return None
-    return Properties(*values)
+        return None, size
+    return Properties(*values), size
 
 
 def _properties_to_pika(props: Properties | None) -> Any:
@@ -1273,7 +1280,17 @@ class BlockingChannel:
         if not (_short_string_ok(exchange) and _short_string_ok(routing_key)):
             method = _wire(spec.Basic.Publish(exchange=exchange, routing_key=routing_key, mandatory=mandatory))
             exchange, routing_key = method.exchange, method.routing_key
-        core_properties = None if properties is None else _properties_to_core(properties)
+        core_properties = None
+        if properties is not None:
+            core_properties, header_size = _properties_to_core(properties)
+            if header_size > FRAME_MAX:
+                # RabbitMQ cannot take the content header frame: it closes the connection (it allows 8
+                # bytes of slack over frame_max - 8 for clients that count the frame's own header)
+                self._connection._impl.close_with_error(core_errors.FrameError(
+                    f"type 2, all octets = <<>>: {{frame_too_large,{header_size},{FRAME_MAX - 8}}}"))
+                if self._delivery_confirmation:
+                    self._connection._await_reply()  # reads the close: raises it
+                return
         if self._delivery_confirmation:
             outcome = self._rpc(self._impl.basic_publish, exchange, routing_key, body, core_properties,
                                 bool(mandatory))
