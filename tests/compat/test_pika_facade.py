@@ -1330,3 +1330,16 @@ def test_content_header_over_frame_max_closes_the_connection_at_the_next_read(br
         ch.queue_declare("q", passive=True)
     assert info.value.args == (501, "FRAME_ERROR - type 2, all octets = <<>>: {frame_too_large,200027,131064}")
     assert conn.is_closed and broker.get_queue("q").message_count == 0
+
+
+@needs_pika
+def test_publishing_something_else_as_properties_fails_like_pika(ch):
+    import struct
+
+    import pika
+    ch.queue_declare("q")
+    with pytest.raises(struct.error):
+        ch.basic_publish("", "q", b"x", pika.spec.Basic.Ack())
+    with pytest.raises(AttributeError, match="encode"):
+        ch.basic_publish("", "q", b"x", object())
+    assert ch.queue_declare("q", passive=True).method.message_count == 0

@@ -183,6 +183,7 @@ def _properties_to_core(properties: Any) -> tuple[Properties | None, int]:
     """What the broker receives for pika ``properties`` (None when no property is set), and the size
     of the content header frame's payload that carries them."""
     encoded = b"".join(properties.encode())
+    struct.pack(">H", properties.INDEX)  # as pika's content header frame: fails for other objects
     wire = spec.BasicProperties().decode(encoded)
     size = _CONTENT_HEADER_FIXED + len(encoded)
     values = (wire.content_type, wire.content_encoding, wire.headers, wire.delivery_mode, wire.priority,
