@@ -355,8 +355,8 @@ class VirtualHost:
                     matched[dest] = None
             if not matched:
                 alternate = current.alternate_exchange
-                if alternate is not None:
-                    target = exchanges.get(alternate)
+                if alternate:  # the default exchange as an AE routes nothing: its bindings are implicit,
+                    target = exchanges.get(alternate)  # honoured only for a publish to it (RabbitMQ too)
                     if target is not None:
                         pending.append(target)
                 continue

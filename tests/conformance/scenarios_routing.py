@@ -710,3 +710,16 @@ def scenario_exchange_delete(env, trace):
     trace.call("redeclare src; binding gone?", ch.exchange_declare, src, "fanout")
     ch.confirm_delivery()
     trace.call("publish mandatory after re-creation", ch.basic_publish, src, "", b"x", mandatory=True)
+
+
+@scenario
+def scenario_default_exchange_as_alternate(env, trace):
+    conn = env.connect()
+    ch = conn.channel()
+    q, x = env.unique("q"), env.unique("x")
+    ch.queue_declare(q)
+    trace.call("declare with alternate-exchange ''", ch.exchange_declare, x, "direct",
+               arguments={"alternate-exchange": ""})
+    ch.confirm_delivery()
+    trace.call("mandatory publish keyed by the queue's name", ch.basic_publish, x, q, b"m", mandatory=True)
+    trace.call("queue", ch.queue_declare, q, passive=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core_helpers import bodies, collector, drain, hard, soft
-from minimq import AccessRefused, CommandInvalid, NotFound, PreconditionFailed, ResourceLocked
+from minimq import AccessRefused, CommandInvalid, NotFound, PreconditionFailed, ResourceLocked, Returned
 from minimq.channel import PublishOutcome
 
 ROUTED, UNROUTABLE = PublishOutcome.ROUTED, PublishOutcome.UNROUTABLE
@@ -319,6 +319,16 @@ def test_alternate_exchange_gets_unmatched_only(broker):
     got = drain(ch, "unmatched")
     assert bodies(got) == [b"2"]
     assert (got[0].exchange, got[0].routing_key, got[0].headers) == ("x", "other", None)
+
+
+def test_default_exchange_as_alternate_routes_nothing(broker):
+    """Its implicit queue-name bindings apply only to a publish to it, never when it is reached as an AE."""
+    ch = broker.channel(inline=False)
+    ch.queue_declare("q")
+    ch.exchange_declare("x", "direct", arguments={"alternate-exchange": ""})
+    assert ch.basic_publish("x", "q", b"1", mandatory=True) == UNROUTABLE
+    assert isinstance(ch.pop_event(), Returned)
+    assert ch.queue_declare("q", passive=True).message_count == 0
 
 
 def test_alternate_exchange_chain(ch):
