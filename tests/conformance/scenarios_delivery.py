@@ -852,3 +852,24 @@ def scenario_consume_generator_inactivity(env, trace):
     trace.log("then a message", [m.delivery_tag, m.redelivered, b])
     trace.call("ack", ch.basic_ack, m.delivery_tag)
     trace.call("cancel", ch.cancel)
+
+
+@scenario
+def scenario_acks_then_one_process_data_events(env, trace):
+    """Two acks free two prefetch slots; the next process_data_events dispatches both new deliveries."""
+    conn = env.connect()
+    ch = conn.channel()
+    q = env.unique("q")
+    ch.queue_declare(q)
+    for i in range(6):
+        ch.basic_publish("", q, b"%d" % i)
+    env.barrier(conn)
+    ch.basic_qos(prefetch_count=2)
+    seen = []
+    ch.basic_consume(q, lambda c, m, p, b: seen.append([m.delivery_tag, b]))
+    env.wait_for(conn, lambda: len(seen) == 2)
+    trace.log("first two", seen)
+    trace.call("ack 1", ch.basic_ack, 1)
+    trace.call("ack 2", ch.basic_ack, 2)
+    conn.process_data_events(time_limit=1)
+    trace.log("after one process_data_events", seen)

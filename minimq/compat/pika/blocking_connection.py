@@ -490,6 +490,20 @@ class BlockingConnection:
             self._on_closed(error)
             raise error
 
+    def _read_closes(self) -> None:
+        """Notice closes by the broker without taking deliveries (see ``BlockingChannel._write_async``).
+
+        Raises ``ConnectionClosedByBroker`` when the connection was closed.
+        """
+        channels = self._channels
+        for number in list(self._signalled):
+            channel = channels.get(number)
+            if channel is not None:
+                channel._notice_close()
+        impl = self._impl
+        if not impl.is_open and self._closed_error is None:
+            self._read_frames()  # reads the connection's close: raises it
+
     def _on_closed(self, error: BaseException) -> None:
         with self._cleanup_mutex:
             self._closed_error = error
@@ -858,11 +872,16 @@ class BlockingChannel:
         while event is not None:
             self._on_frame(event)
             event = pop()
+        self._notice_close()
+
+    def _notice_close(self) -> None:
+        """Take a close by the broker (soft error); a hard error is read by the connection, which
+        closes every channel."""
+        impl = self._impl
         if self._state is _OPEN and not impl.is_open:
             cause = impl.close_cause
             if cause is not None and not cause.closes_connection:
                 self._on_channel_closed(translate_error(cause))
-            # a hard error is read by the connection, which closes every channel
 
     def _on_frame(self, event: Any) -> None:
         kind = type(event)
@@ -963,9 +982,11 @@ class BlockingChannel:
         pika's write of the frame also reads what the broker has sent by then, so a close caused by an
         earlier call is raised here.  In one process everything the broker said about earlier calls has
         arrived; what it says about *this* call is read by the next call that does I/O (a refusal of it
-        closes the channel in the core and is found then).
+        closes the channel in the core and is found then).  Only closes are taken here: deliveries and
+        returns wait for the next waiting call, which then reads them all at once, as pika does when
+        they come back a network round trip after the writes that caused them.
         """
-        self._connection._read_frames()
+        self._connection._read_closes()
         if self.is_closed:
             if isinstance(self._closing_reason, exceptions.ChannelClosedByBroker):
                 raise self._closing_reason
