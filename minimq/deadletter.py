@@ -108,11 +108,13 @@ def dead_letter_properties(message: Message, queue_name: str, reason: str,
     if props is None:
         props = _NO_PROPERTIES
     old_headers = props.headers
-    previous = old_headers.get("x-death") if old_headers else None
-    if isinstance(previous, list) and previous:
-        deaths = [dict(d) for d in previous]
+    previous = old_headers.get("x-death", _ABSENT) if old_headers else _ABSENT
+    if isinstance(previous, list):
+        # later deaths (RabbitMQ's update_x_death_header): the entry for this queue and reason gets its
+        # count bumped, or a new one is made; either is sorted and moves to the front
+        deaths = [dict(d) if isinstance(d, dict) else d for d in previous]
         for i, death in enumerate(deaths):
-            if death.get("queue") == queue_name and death.get("reason") == reason:
+            if isinstance(death, dict) and death.get("queue") == queue_name and death.get("reason") == reason:
                 entry = deaths.pop(i)
                 entry["count"] = entry.get("count", 0) + 1
                 deaths.insert(0, _sorted_table(entry))
@@ -120,12 +122,12 @@ def dead_letter_properties(message: Message, queue_name: str, reason: str,
         else:
             deaths.insert(0, _sorted_table(_new_death(message, props, queue_name, reason, wall_time)))
     else:
-        # the very first death keeps RabbitMQ's field order: count, reason, queue, time, exchange, ...
+        # no x-death yet, or one that is not an array (reset): RabbitMQ's field order, count first
         deaths = [_new_death(message, props, queue_name, reason, wall_time)]
     if old_headers:
         headers = dict(old_headers)
         headers["x-death"] = deaths
-        if "x-first-death-reason" not in headers:
+        if previous is _ABSENT:  # only the very first death sets (or overwrites) the x-first-death-* keys
             headers["x-first-death-reason"] = reason
             headers["x-first-death-queue"] = queue_name
             headers["x-first-death-exchange"] = message.exchange
@@ -158,6 +160,7 @@ def _new_death(message: Message, props: Properties, queue_name: str, reason: str
 
 
 _NO_PROPERTIES = Properties()
+_ABSENT = object()
 
 
 def is_cycle(dead_lettered: Message, target_queue: str) -> bool:

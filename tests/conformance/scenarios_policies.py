@@ -766,3 +766,38 @@ def scenario_quorum_delivery_count_on_get_and_consume(env, trace):
     ch.basic_publish("", q, b"c")
     env.wait_for(conn, lambda: len(got) == 3)
     got.log(trace, "a first delivery to a consumer")
+
+
+@scenario
+def scenario_dlx_with_x_death_already_in_the_headers(env, trace):
+    """Only a message without an x-death header gets x-first-death-*; an array is extended, another
+    type replaced."""
+    conn, ch = chan(env)
+    dlx, dlq = dlx_pair(env, ch)
+    q = env.unique("q")
+    ch.queue_declare(q, arguments={"x-dead-letter-exchange": dlx})
+    ch.confirm_delivery()
+    P = env.pika.BasicProperties
+    earlier = {"count": 2, "reason": "expired", "queue": "elsewhere", "exchange": "", "routing-keys": ["k"]}
+    for label, headers in [("empty x-death array", {"x-death": []}),
+                           ("x-death of another queue", {"x-death": [earlier]}),
+                           ("x-death as a string", {"x-death": "dead"}),
+                           ("stale x-first-death-* without x-death", {"x-first-death-queue": "old",
+                                                                      "x-first-death-reason": "old",
+                                                                      "x-first-death-exchange": "old"})]:
+        ch.basic_publish("", q, label.encode(), P(headers=headers))
+        m = ch.basic_get(q)
+        ch.basic_reject(m[0].delivery_tag, requeue=False)
+        env.barrier(conn)
+        trace.call(label, ch.basic_get, dlq, auto_ack=True)
+    first = None
+    ch.basic_publish("", q, b"twice", P(headers={"app": 1}))
+    m = ch.basic_get(q)
+    ch.basic_reject(m[0].delivery_tag, requeue=False)
+    env.barrier(conn)
+    first = ch.basic_get(dlq, auto_ack=True)
+    ch.basic_publish("", q, b"twice", P(headers=first[1].headers))  # republished with its headers copied
+    m = ch.basic_get(q)
+    ch.basic_reject(m[0].delivery_tag, requeue=False)
+    env.barrier(conn)
+    trace.call("dead-lettered twice through the same queue", ch.basic_get, dlq, auto_ack=True)
