@@ -16,13 +16,21 @@ __all__ = ["validate_queue_arguments", "queue_settings", "check_queue_equivalenc
 
 MAX_TTL = 315_360_000_000
 
-#: compared on redeclare, in this order
+#: compared on redeclare, in this order: each queue type's own arguments (RabbitMQ 3.10's
+#: ``queue_arguments`` capability); other keys are never compared
 _EQUIVALENCE_ORDER = (
     "x-expires", "x-message-ttl", "x-dead-letter-exchange", "x-dead-letter-routing-key",
     "x-max-length", "x-max-length-bytes", "x-max-priority", "x-overflow", "x-queue-mode",
     "x-queue-version", "x-single-active-consumer", "x-queue-type", "x-queue-master-locator",
 )
-_QUORUM_EQUIVALENCE = ("x-delivery-limit", "x-dead-letter-strategy")
+_QUORUM_EQUIVALENCE_ORDER = (
+    "x-dead-letter-exchange", "x-dead-letter-routing-key", "x-dead-letter-strategy", "x-expires",
+    "x-max-length", "x-max-length-bytes", "x-max-in-memory-length", "x-max-in-memory-bytes", "x-overflow",
+    "x-single-active-consumer", "x-queue-type", "x-quorum-initial-group-size", "x-delivery-limit",
+    "x-message-ttl", "x-queue-leader-locator",
+)
+_MASTER_LOCATORS = ("min-masters", "client-local", "random")
+_LEADER_LOCATORS = ("client-local", "balanced", "random", "least-leaders")
 
 _OTHER_TYPE_ARGS_CLASSIC = (
     "x-delivery-limit", "x-max-age", "x-dead-letter-strategy", "x-quorum-initial-group-size",
@@ -108,6 +116,12 @@ def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, dur
     if "x-single-active-consumer" in args and not isinstance(args["x-single-active-consumer"], bool):
         raise _invalid("x-single-active-consumer", name, vhost,
                        f"{{unacceptable_type,{type_name(args['x-single-active-consumer'])}}}")
+    if qtype == "quorum" and "x-queue-leader-locator" in args:  # the last of the validators
+        value = args["x-queue-leader-locator"]
+        if not isinstance(value, str):
+            raise _invalid("x-queue-leader-locator", name, vhost, f"{{unacceptable_type,{type_name(value)}}}")
+        if value not in _LEADER_LOCATORS:
+            raise _invalid("x-queue-leader-locator", name, vhost, "invalid_queue_locator_arg")
     if qtype == "quorum":
         for arg in _CLASSIC_ONLY_ARGS:
             if arg in args:
@@ -138,6 +152,8 @@ def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, dur
             if arg in args:
                 raise PreconditionFailed(f"invalid arg '{arg}' for queue '{name}' in vhost '{vhost}' "
                                          f"of queue type rabbit_classic_queue")
+        if "x-queue-master-locator" in args and args["x-queue-master-locator"] not in _MASTER_LOCATORS:
+            raise InternalError()  # no validator: RabbitMQ's queue placement crashes on it
 
 
 def queue_settings(args: dict[str, Any]) -> dict[str, Any]:
@@ -203,7 +219,7 @@ def check_queue_equivalence(name: str, vhost: str, *, durable: bool, auto_delete
         raise _mismatch("queue", name, vhost, "auto_delete",
                         f"{_bool(auto_delete)} but current is {_bool(old_auto_delete)}")
     quorum = old_args.get("x-queue-type") == "quorum"
-    order = _EQUIVALENCE_ORDER + (_QUORUM_EQUIVALENCE if quorum else ())
+    order = _QUORUM_EQUIVALENCE_ORDER if quorum else _EQUIVALENCE_ORDER
     for arg in order:
         old, new = old_args.get(arg), args.get(arg)
         old_present, new_present = arg in old_args, arg in args

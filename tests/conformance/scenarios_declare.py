@@ -672,3 +672,43 @@ def scenario_stream_offset_on_other_queue_types(env, trace):
         ("x-cancel-on-ha-failover on classic", lambda c: c.basic_consume(
             classic, lambda *a: None, arguments={"x-cancel-on-ha-failover": True})),
     ])
+
+
+@scenario
+def scenario_queue_locator_arguments(env, trace):
+    conn = env.connect()
+    names = iter(env.unique("q%d" % i) for i in range(10))
+    qq = {"x-queue-type": "quorum"}
+    each_on_fresh_channel(trace, conn, [
+        ("classic, valid master locator", lambda c: c.queue_declare(
+            next(names), arguments={"x-queue-master-locator": "client-local"})),
+        ("quorum, leader locator balanced", lambda c: c.queue_declare(
+            next(names), durable=True, arguments=dict(qq, **{"x-queue-leader-locator": "balanced"}))),
+        ("quorum, leader locator min-masters", lambda c: c.queue_declare(
+            next(names), durable=True, arguments=dict(qq, **{"x-queue-leader-locator": "min-masters"}))),
+        ("quorum, leader locator as int", lambda c: c.queue_declare(
+            next(names), durable=True, arguments=dict(qq, **{"x-queue-leader-locator": 1}))),
+    ])
+    trace.call("classic, unknown master locator", conn.channel().queue_declare, next(names),
+               arguments={"x-queue-master-locator": "bogus"})
+    trace.state("connection", conn)
+
+
+@scenario
+def scenario_quorum_redeclare_compares_its_own_arguments(env, trace):
+    conn = env.connect()
+    q = env.unique("qq")
+    qq = {"x-queue-type": "quorum"}
+    conn.channel().queue_declare(q, durable=True, arguments=qq)
+    each_on_fresh_channel(trace, conn, [
+        ("add x-queue-master-locator (not a quorum argument)", lambda c: c.queue_declare(
+            q, durable=True, arguments=dict(qq, **{"x-queue-master-locator": "client-local"}))),
+        ("add x-quorum-initial-group-size", lambda c: c.queue_declare(
+            q, durable=True, arguments=dict(qq, **{"x-quorum-initial-group-size": 3}))),
+        ("add x-max-in-memory-length", lambda c: c.queue_declare(
+            q, durable=True, arguments=dict(qq, **{"x-max-in-memory-length": 3}))),
+        ("add x-queue-leader-locator", lambda c: c.queue_declare(
+            q, durable=True, arguments=dict(qq, **{"x-queue-leader-locator": "balanced"}))),
+        ("add ttl and max-length (order)", lambda c: c.queue_declare(
+            q, durable=True, arguments=dict(qq, **{"x-message-ttl": 5, "x-max-length": 5}))),
+    ])
