@@ -585,6 +585,8 @@ class Channel:
                     kind = "rabbit_quorum_queue" if q.quorum else "rabbit_classic_queue"
                     raise PreconditionFailed(f"invalid arg '{arg}' for queue '{name}' in vhost "
                                              f"'{self._vhost.name}' of queue type {kind}")
+            if q.quorum:
+                exclusive = False  # RabbitMQ 3.10's quorum queues ignore the flag
             if q.exclusive_consumer is not None or (exclusive and (q.consumer_count or q.single_active)):
                 raise AccessRefused(f"queue '{name}' in vhost '{self._vhost.name}' in exclusive use")
             if q.quorum and self._global_prefetch:

@@ -873,3 +873,17 @@ def scenario_acks_then_one_process_data_events(env, trace):
     trace.call("ack 2", ch.basic_ack, 2)
     conn.process_data_events(time_limit=1)
     trace.log("after one process_data_events", seen)
+
+
+@scenario
+def scenario_quorum_exclusive_consume_not_enforced(env, trace):
+    conn = env.connect()
+    ch = conn.channel()
+    q = env.unique("qq")
+    ch.queue_declare(q, durable=True, arguments={"x-queue-type": "quorum"})
+    trace.call("exclusive consumer", ch.basic_consume, q, lambda *a: None, exclusive=True, consumer_tag="a")
+    trace.call("another consumer", conn.channel().basic_consume, q, lambda *a: None, consumer_tag="b")
+    trace.call("another exclusive consumer", conn.channel().basic_consume, q, lambda *a: None, exclusive=True,
+               consumer_tag="c")
+    env.barrier(conn)
+    trace.call("counts", conn.channel().queue_declare, q, passive=True)
