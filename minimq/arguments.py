@@ -127,23 +127,11 @@ def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, dur
             if arg in args:
                 raise PreconditionFailed(f"invalid arg '{arg}' for queue '{name}' in vhost '{vhost}' "
                                          f"of queue type rabbit_quorum_queue")
-        if auto_delete:
-            raise PreconditionFailed(f"invalid property 'auto-delete' for queue '{name}' in vhost '{vhost}'")
-        if exclusive:
-            raise PreconditionFailed(f"invalid property 'exclusive-owner' for queue '{name}' in vhost '{vhost}'")
-        if not durable:
-            raise PreconditionFailed(f"invalid property 'non-durable' for queue '{name}' in vhost '{vhost}'")
-        if server_named:
-            raise PreconditionFailed("Cannot declare a server-named queue for type rabbit_quorum_queue")
+        _check_replicated_queue(name, vhost, "rabbit_quorum_queue", durable=durable, exclusive=exclusive,
+                                auto_delete=auto_delete, server_named=server_named)
     elif qtype == "stream":
-        if auto_delete:
-            raise PreconditionFailed(f"invalid property 'auto-delete' for queue '{name}' in vhost '{vhost}'")
-        if exclusive:
-            raise PreconditionFailed(f"invalid property 'exclusive-owner' for queue '{name}' in vhost '{vhost}'")
-        if not durable:
-            raise PreconditionFailed(f"invalid property 'non-durable' for queue '{name}' in vhost '{vhost}'")
-        if server_named:
-            raise PreconditionFailed("Cannot declare a server-named queue for type rabbit_stream_queue")
+        _check_replicated_queue(name, vhost, "rabbit_stream_queue", durable=durable, exclusive=exclusive,
+                                auto_delete=auto_delete, server_named=server_named)
         # an explicit refusal rather than a classic queue with other semantics (README, known divergences)
         raise NotImplementedByServer(f"queue '{name}' in vhost '{vhost}': stream queues are not "
                                      "implemented by minimq (declare a classic or quorum queue)")
@@ -154,6 +142,20 @@ def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, dur
                                          f"of queue type rabbit_classic_queue")
         if "x-queue-master-locator" in args and args["x-queue-master-locator"] not in _MASTER_LOCATORS:
             raise InternalError()  # no validator: RabbitMQ's queue placement crashes on it
+
+
+def _check_replicated_queue(name: str, vhost: str, type_module: str, *, durable: bool, exclusive: bool,
+                            auto_delete: bool, server_named: bool) -> None:
+    """Quorum queues and streams live on several nodes: durable, never exclusive, auto-delete or
+    server-named (RabbitMQ's checks, in its order)."""
+    if auto_delete:
+        raise PreconditionFailed(f"invalid property 'auto-delete' for queue '{name}' in vhost '{vhost}'")
+    if exclusive:
+        raise PreconditionFailed(f"invalid property 'exclusive-owner' for queue '{name}' in vhost '{vhost}'")
+    if not durable:
+        raise PreconditionFailed(f"invalid property 'non-durable' for queue '{name}' in vhost '{vhost}'")
+    if server_named:
+        raise PreconditionFailed(f"Cannot declare a server-named queue for type {type_module}")
 
 
 def queue_settings(args: dict[str, Any]) -> dict[str, Any]:
