@@ -354,7 +354,12 @@ class MinimqBackend:
     def begin(self, scenario_name: str) -> None:
         if self._error:
             raise BackendUnavailable(self._error)
-        self._broker = self._minimq.Broker()
+        self._clock = self._minimq.ManualClock()
+        self._broker = self._minimq.Broker(clock=self._clock)
+
+    def advance(self, seconds: float) -> None:
+        """The scenario lets ``seconds`` pass (see ``Env.sleep``)."""
+        self._clock.advance(seconds)
 
     def end(self) -> None:
         broker, self._broker = self._broker, None
@@ -394,13 +399,23 @@ class Env:
         return conn
 
     def sleep(self, seconds: float, conn: Any = None) -> None:
-        """Sleep in real time; through ``conn.sleep`` (default: the newest open connection)."""
+        """Let ``seconds`` pass, processing events on ``conn`` (default: the newest open connection).
+
+        The real server sleeps in real time (``conn.sleep``).  minimq's broker runs on a manual clock:
+        its time advances by ``seconds`` (expiring and dead-lettering what falls due) and the events
+        are processed once, so TTL scenarios are deterministic and take no wall-clock time there.
+        """
         if conn is None:
             for c in reversed(self._connections):
                 if c.is_open:
                     conn = c
                     break
-        if conn is not None and conn.is_open:
+        advance = getattr(self.backend, "advance", None)
+        if advance is not None:
+            advance(seconds)
+            if conn is not None and conn.is_open:
+                conn.process_data_events(time_limit=0)
+        elif conn is not None and conn.is_open:
             conn.sleep(seconds)
         else:
             time.sleep(seconds)

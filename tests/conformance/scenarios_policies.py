@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .harness import Collector, bodies, scenario, settle, wait_count
 
-TTL_SLEEP = 0.3
+TTL_SLEEP = 0.3  # real seconds on RabbitMQ; manual-clock seconds on minimq (Env.sleep)
 
 
 def chan(env):
