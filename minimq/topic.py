@@ -90,10 +90,14 @@ def split_words(key: str) -> list[str]:
     return key.split(".") if key else []
 
 
-def _has_wildcard_word(pattern: str) -> bool:
-    """True if some word of the pattern is ``*`` or ``#`` (``a*b`` and ``#x`` are literal words)."""
+def _wildcard_words(pattern: str) -> list[str] | None:
+    """The words of a pattern with a ``*`` or ``#`` word; None for a pattern that matches only the key
+    spelled like it (``a*b`` and ``#x`` are literal words).  Most patterns have no ``*`` or ``#``
+    character at all and are not split."""
+    if "*" not in pattern and "#" not in pattern:
+        return None
     words = pattern.split(".")
-    return "*" in words or "#" in words
+    return words if "*" in words or "#" in words else None
 
 
 class _Node:
@@ -151,16 +155,15 @@ class TopicTrie:
         if not isinstance(pattern, str):
             raise TypeError(f"pattern must be str, got {type(pattern).__name__}")
         hash(destination)  # an unhashable destination fails here, before anything changes
-        # Most patterns have no '*' or '#' character at all: no need to split them into words.
-        wild = ("*" in pattern or "#" in pattern) and _has_wildcard_word(pattern)
-        if not wild:
+        words_of: list[str] | tuple | None = _wildcard_words(pattern)
+        wild = words_of is not None
+        if words_of is None:
             node = self._exact.get(pattern)
             if node is None:
                 node = self._exact[pattern] = _Node()
-            words_of: list[str] | tuple = ()
+            words_of = ()
         else:
             node = self._root
-            words_of = pattern.split(".")
         for word in words_of:
             if word == "*":
                 child = node.star
@@ -218,15 +221,15 @@ class TopicTrie:
         """
         if not isinstance(pattern, str):
             raise TypeError(f"pattern must be str, got {type(pattern).__name__}")
-        wild = ("*" in pattern or "#" in pattern) and _has_wildcard_word(pattern)
-        if not wild:
+        words_of: list[str] | tuple | None = _wildcard_words(pattern)
+        wild = words_of is not None
+        if words_of is None:
             node = self._exact.get(pattern)
             if node is None:
                 return
-            words_of: list[str] | tuple = ()
+            words_of = ()
         else:
             node = self._root
-            words_of = pattern.split(".")
         path: list[tuple[_Node, str]] = []
         for word in words_of:
             if word == "*":
