@@ -51,6 +51,16 @@ def _expect_integer(arg: str, value: Any, queue: str, vhost: str) -> int:
     return value
 
 
+def _expect_one_of(arg: str, args: dict[str, Any], allowed: tuple[str, ...], term: str, name: str,
+                   vhost: str) -> None:
+    """A string argument with a fixed set of values: another type, or another string, is refused."""
+    value = args[arg]
+    if not isinstance(value, str):
+        raise _invalid(arg, name, vhost, f"{{unacceptable_type,{type_name(value)}}}")
+    if value not in allowed:
+        raise _invalid(arg, name, vhost, term)
+
+
 def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, durable: bool,
                              exclusive: bool, auto_delete: bool, server_named: bool) -> None:
     """Raise 406 for the first invalid argument of a queue being created, in RabbitMQ's order."""
@@ -85,11 +95,8 @@ def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, dur
         if "x-dead-letter-exchange" not in args:
             raise _invalid("x-dead-letter-routing-key", name, vhost, "routing_key_but_no_dlx_defined")
     if qtype == "quorum" and "x-dead-letter-strategy" in args:  # the validator runs only for its type
-        value = args["x-dead-letter-strategy"]
-        if not isinstance(value, str):
-            raise _invalid("x-dead-letter-strategy", name, vhost, f"{{unacceptable_type,{type_name(value)}}}")
-        if value not in ("at-most-once", "at-least-once"):
-            raise _invalid("x-dead-letter-strategy", name, vhost, "invalid_dlx_strategy")
+        _expect_one_of("x-dead-letter-strategy", args, ("at-most-once", "at-least-once"), "invalid_dlx_strategy",
+                       name, vhost)
     for arg in ("x-max-length", "x-max-length-bytes"):
         if arg in args:
             value = _expect_integer(arg, args[arg], name, vhost)
@@ -102,11 +109,8 @@ def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, dur
         if value > 255:
             raise _invalid("x-max-priority", name, vhost, f"{{max_value_exceeded,{value}}}")
     if "x-overflow" in args:
-        value = args["x-overflow"]
-        if not isinstance(value, str):
-            raise _invalid("x-overflow", name, vhost, f"{{unacceptable_type,{type_name(value)}}}")
-        if value not in ("drop-head", "reject-publish", "reject-publish-dlx"):
-            raise _invalid("x-overflow", name, vhost, "invalid_overflow")
+        _expect_one_of("x-overflow", args, ("drop-head", "reject-publish", "reject-publish-dlx"), "invalid_overflow",
+                       name, vhost)
     if "x-queue-mode" in args and args["x-queue-mode"] not in ("default", "lazy"):
         raise _invalid("x-queue-mode", name, vhost,
                        f"\"unsupported queue mode '{format_value(args['x-queue-mode'])}'\"")
@@ -117,11 +121,7 @@ def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, dur
         raise _invalid("x-single-active-consumer", name, vhost,
                        f"{{unacceptable_type,{type_name(args['x-single-active-consumer'])}}}")
     if qtype == "quorum" and "x-queue-leader-locator" in args:  # the last of the validators
-        value = args["x-queue-leader-locator"]
-        if not isinstance(value, str):
-            raise _invalid("x-queue-leader-locator", name, vhost, f"{{unacceptable_type,{type_name(value)}}}")
-        if value not in _LEADER_LOCATORS:
-            raise _invalid("x-queue-leader-locator", name, vhost, "invalid_queue_locator_arg")
+        _expect_one_of("x-queue-leader-locator", args, _LEADER_LOCATORS, "invalid_queue_locator_arg", name, vhost)
     if qtype == "quorum":
         for arg in _CLASSIC_ONLY_ARGS:
             if arg in args:
