@@ -948,6 +948,10 @@ class BlockingChannel:
         if not waiters:
             waiters = (lambda: True,)
         self._connection._flush_output(lambda: self.is_closed, *waiters)
+        self._raise_if_closed_by_broker()
+
+    def _raise_if_closed_by_broker(self) -> None:
+        """pika raises the broker's close of a channel from the call that read it."""
         if self.is_closed and isinstance(self._closing_reason, exceptions.ChannelClosedByBroker):
             raise self._closing_reason
 
@@ -987,10 +991,8 @@ class BlockingChannel:
         they come back a network round trip after the writes that caused them.
         """
         self._connection._read_closes()
-        if self.is_closed:
-            if isinstance(self._closing_reason, exceptions.ChannelClosedByBroker):
-                raise self._closing_reason
-            self._raise_if_not_open()
+        self._raise_if_closed_by_broker()
+        self._raise_if_not_open()
         return self._send_async(operation, *args)
 
     def _frame(self, method: Any) -> Any:
@@ -1025,8 +1027,7 @@ class BlockingChannel:
                 self._on_channel_closed(exceptions.ChannelClosedByClient(reply_code, reply_text))
             # else the broker closed it first: its Channel.Close is read now and wins
             connection._flush_output(lambda: connection._read_count != reads)  # Channel.CloseOk
-            if isinstance(self._closing_reason, exceptions.ChannelClosedByBroker):
-                raise self._closing_reason
+            self._raise_if_closed_by_broker()
         finally:
             self._cleanup()
 
@@ -1217,8 +1218,7 @@ class BlockingChannel:
 
     def _process_data_events(self, time_limit: float | None) -> None:
         self._connection.process_data_events(time_limit=time_limit)
-        if self.is_closed and isinstance(self._closing_reason, exceptions.ChannelClosedByBroker):
-            raise self._closing_reason
+        self._raise_if_closed_by_broker()
 
     def get_waiting_message_count(self) -> int:
         """Messages the ``consume()`` generator can yield without waiting."""
