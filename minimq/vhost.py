@@ -12,8 +12,8 @@ import base64
 import os
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .arguments import (check_exchange_equivalence, check_queue_equivalence, queue_settings,
-                        validate_exchange_arguments, validate_queue_arguments)
+from .arguments import (check_exchange_equivalence, check_queue_equivalence, validate_exchange_arguments,
+                        validate_queue_arguments)
 from .deadletter import dead_letter_copy, is_cycle, routing_keys_of
 from .errors import (AccessRefused, CommandInvalid, NotFound, NotImplementedByServer, PreconditionFailed,
                      ResourceLocked)
