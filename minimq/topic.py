@@ -481,6 +481,17 @@ class TopicTrie:
         nodes = 0
         pairs = 0
         refs: dict[Hashable, int] = {}
+
+        def check_bindings(node: _Node, kind: str) -> int:
+            """Multiplicities and the cached result of the patterns ending at ``node``; counts refs."""
+            for dest, count in node.dests.items():
+                assert type(count) is int and count >= 1, f"bad multiplicity {count!r} for {dest!r}"
+                refs[dest] = refs.get(dest, 0) + 1
+            if node.result is not None:
+                expect = tuple(sorted(node.dests, key=self._order))
+                assert node.result == expect, f"stale {kind} result {node.result!r} != {expect!r}"
+            return len(node.dests)
+
         stack: list[tuple[_Node, bool]] = [(self._root, True)]
         while stack:
             node, is_root = stack.pop()
@@ -503,27 +514,14 @@ class TopicTrie:
                 assert not node.star.loop, "'*' child marked as '#'"
             if node.hash is not None:
                 assert node.hash.loop, "'#' child not marked as '#'"
-            for dest, count in node.dests.items():
-                assert type(count) is int and count >= 1, f"bad multiplicity {count!r} for {dest!r}"
-                refs[dest] = refs.get(dest, 0) + 1
-                pairs += 1
-            if node.result is not None:
-                expect = tuple(sorted(node.dests, key=self._order))
-                assert node.result == expect, f"stale node result {node.result!r} != {expect!r}"
+            pairs += check_bindings(node, "node")
             stack.extend((kid, False) for kid in kids)
         assert not self._root.dests, "a pattern without wildcards stored in the trie"
         for pattern, leaf in self._exact.items():
-            words = pattern.split(".") if pattern else []
-            assert "*" not in words and "#" not in words, f"wildcard pattern {pattern!r} in the exact table"
+            assert _wildcard_words(pattern) is None, f"wildcard pattern {pattern!r} in the exact table"
             assert leaf.dests, f"empty exact leaf {pattern!r} not removed"
             assert not leaf.edges and leaf.words is _NONE, "an exact leaf with children"
-            for dest, count in leaf.dests.items():
-                assert type(count) is int and count >= 1, f"bad multiplicity {count!r} for {dest!r}"
-                refs[dest] = refs.get(dest, 0) + 1
-                pairs += 1
-            if leaf.result is not None:
-                expect = tuple(sorted(leaf.dests, key=self._order))
-                assert leaf.result == expect, f"stale exact result {leaf.result!r} != {expect!r}"
+            pairs += check_bindings(leaf, "exact")
         assert nodes == self._nodes, f"node count {self._nodes} != {nodes} counted"
         assert pairs == self._pairs, f"pair count {self._pairs} != {pairs} counted"
         assert refs == self._refs, f"destination refs {self._refs!r} != {refs!r} counted"
