@@ -754,8 +754,8 @@ class Channel:
             if self._tx is not None:
                 self._tx.append(("ack", [delivery], False))
                 return
-            delivery._queue.settle_ack(delivery._entry)
-            if delivery._consumer is not None:
+            delivery.queue.settle_ack(delivery.entry)
+            if delivery.consumer is not None:
                 self._release_capacity((delivery,))
         except AMQPError as error:
             self._fail(error)
@@ -792,23 +792,23 @@ class Channel:
     def _apply_settlement(self, kind: str, deliveries: list[Delivery], requeue: bool) -> None:
         if kind == "ack":
             for delivery in deliveries:
-                delivery._queue.settle_ack(delivery._entry)
+                delivery.queue.settle_ack(delivery.entry)
         elif requeue:
             touched: dict[Queue, None] = {}
             for delivery in deliveries:
-                delivery._queue.requeue(delivery._entry)
-                touched[delivery._queue] = None
+                delivery.queue.requeue(delivery.entry)
+                touched[delivery.queue] = None
             for queue in touched:
                 queue.after_requeue()
         else:
             for delivery in deliveries:
-                delivery._queue.settle_reject(delivery._entry)
+                delivery.queue.settle_reject(delivery.entry)
         self._release_capacity(deliveries)
 
     def _release_capacity(self, deliveries: list[Delivery]) -> None:
         """Settled consumer deliveries free prefetch capacity: blocked consumers rejoin their rotation."""
         if len(deliveries) == 1 and not self._global_prefetch:  # one ack: the general loop, unrolled
-            consumer = deliveries[0]._consumer
+            consumer = deliveries[0].consumer
             if consumer is not None:
                 consumer.unacked -= 1
                 self._global_unacked -= 1
@@ -817,7 +817,7 @@ class Channel:
             return
         freed: dict[Consumer, None] = {}
         for delivery in deliveries:
-            consumer = delivery._consumer
+            consumer = delivery.consumer
             if consumer is not None:
                 consumer.unacked -= 1
                 self._global_unacked -= 1
@@ -1036,7 +1036,7 @@ class Channel:
 
     def _run_callback(self, event: Any) -> None:
         if type(event) is Delivery:
-            consumer = event._consumer
+            consumer = event.consumer
             if consumer is not None:
                 consumer.callback(event)
             elif self._reply_callback is not None:
@@ -1074,10 +1074,10 @@ class Channel:
             touched[consumer.queue] = None
         self.consumers.clear()
         for delivery in self._unacked.values():
-            delivery._queue.requeue(delivery._entry, closing=True)
-            touched[delivery._queue] = None
-            if delivery._consumer is not None:
-                delivery._consumer.unacked -= 1
+            delivery.queue.requeue(delivery.entry, closing=True)
+            touched[delivery.queue] = None
+            if delivery.consumer is not None:
+                delivery.consumer.unacked -= 1
         self._unacked.clear()
         self._global_unacked = 0
         for queue in touched:
@@ -1103,8 +1103,8 @@ class Channel:
         # settlements pending in a transaction still hold their consumer's capacity until commit
         pending = [d for action in (self._tx or ()) if action[0] != "publish" for d in action[1]]
         for delivery in [*self._unacked.values(), *pending]:
-            if delivery._consumer is not None:
-                per_consumer[delivery._consumer] = per_consumer.get(delivery._consumer, 0) + 1
+            if delivery.consumer is not None:
+                per_consumer[delivery.consumer] = per_consumer.get(delivery.consumer, 0) + 1
         for consumer in self.consumers.values():
             assert consumer.unacked == per_consumer.get(consumer, 0), f"{consumer!r} unacked count drifted"
         assert self._global_unacked == sum(per_consumer.values()), "channel-wide unacked count drifted"

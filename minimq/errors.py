@@ -41,12 +41,23 @@ __all__ = [
 
 
 class AMQPError(Exception):
-    """Base of every refusal the broker makes; ``reply_code`` and ``reply_text`` as on the wire."""
+    """Base of every refusal the broker makes; ``reply_code`` and ``reply_text`` as on the wire.
+
+    Abstract: only the concrete classes below (each a :class:`ChannelError` or a
+    :class:`ConnectionError`, so each knows whether it closes the connection) can be raised.
+    Instantiating :class:`AMQPError`, :class:`ChannelError` or :class:`ConnectionError` itself raises
+    ``TypeError``.
+    """
 
     reply_code: int = 0
     name: str = ""
+    #: True: the connection closes (hard error); False: only the channel (soft error)
+    closes_connection: bool
 
     def __init__(self, explanation: str = "", reply_code: int | None = None) -> None:
+        if type(self) in _ABSTRACT:
+            raise TypeError(f"{type(self).__name__} is abstract: raise one of its concrete subclasses "
+                            "(NotFound, PreconditionFailed, NotAllowed, ...)")
         if reply_code is not None:
             self.reply_code = reply_code
         self.explanation = explanation
@@ -70,6 +81,9 @@ class ConnectionError(AMQPError):  # noqa: A001 - AMQP's name; shadows the built
     """A hard error: the whole connection is closed."""
 
     closes_connection = True
+
+
+_ABSTRACT = (AMQPError, ChannelError, ConnectionError)
 
 
 class AccessRefused(ChannelError):

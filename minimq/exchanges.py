@@ -142,19 +142,13 @@ class Exchange:
         self._index_add(binding)
         return binding
 
-    def remove_binding(self, destination: Any, routing_key: str, arguments: dict | None) -> Binding | None:
-        key = (destination, routing_key, freeze_table(dict(arguments) if arguments else {}))
-        binding = self.bindings.pop(key, None)
-        if binding is not None:
-            self._forget(binding)
-        return binding
-
-    def remove_bindings_to(self, destination: Any) -> list[Binding]:
-        removed = [b for b in self.bindings.values() if b.destination is destination]
-        for binding in removed:
-            del self.bindings[binding.key]
-            self._forget(binding)
-        return removed
+    def drop_binding(self, binding: Binding) -> bool:
+        """Remove ``binding`` if it is still this exchange's; returns whether it was (O(1) + index)."""
+        if self.bindings.get(binding.key) is not binding:
+            return False
+        del self.bindings[binding.key]
+        self._forget(binding)
+        return True
 
     def _forget(self, binding: Binding) -> None:
         if not binding.destination.is_queue:

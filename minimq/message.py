@@ -160,9 +160,9 @@ class Delivery:
         "message",
         "message_count",
         "channel",
-        "_queue",
-        "_entry",
-        "_consumer",
+        "queue",
+        "entry",
+        "consumer",
     )
 
     def __init__(
@@ -185,9 +185,11 @@ class Delivery:
         self.message_count: int | None = None
         #: the channel that received it
         self.channel: Any = channel
-        self._queue = queue
-        self._entry = entry
-        self._consumer = consumer
+        #: broker bookkeeping for settlement: the Queue it left, its place there (QueuedMessage) and
+        #: the Consumer it went to (None for a get or a direct reply-to)
+        self.queue: Any = queue
+        self.entry: Any = entry
+        self.consumer: Any = consumer
 
     @property
     def body(self) -> bytes:
