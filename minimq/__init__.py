@@ -6,7 +6,8 @@ the core, never the reverse.
 """
 
 from .broker import Broker
-from .channel import Channel, Connection, PublishOutcome, QueueDeclareOk
+from .channel import Channel, PublishOutcome, QueueDeclareOk
+from .connection import Connection
 from .clock import Clock, ManualClock, SystemClock
 from .errors import (AccessRefused, AMQPError, ChannelClosed, ChannelError, ChannelErrorHard,
                      CommandInvalid, ConnectionClosed, ConnectionError, ConnectionForced, FrameError,

@@ -1,52 +1,42 @@
-"""Connections and channels: the per-channel AMQP state and every client operation.
+"""Channels: the per-channel AMQP state and every client operation on it.
 
-Every operation is synchronous and non-blocking: it takes the broker lock, validates, mutates, and
-returns the answer AMQP would return.  A refusal raises an :class:`~minimq.errors.AMQPError` after
-closing what RabbitMQ would close (the channel for soft errors, the connection for hard ones).
+Every operation is synchronous and non-blocking: it takes the kernel's lock, validates, mutates,
+and returns the answer AMQP would return.  A refusal raises an :class:`~minimq.errors.AMQPError`
+after closing what RabbitMQ would close (the channel for soft errors, the connection for hard ones).
+The lock is always given back through ``Kernel.release``, which wakes the channels that received
+events (see :mod:`minimq.inbox` for how events reach callbacks, waiting threads and event loops).
 
-Push delivery.  Deliveries, returned messages and server cancels are *events* appended to the
-channel under the lock.  After the lock is released the broker wakes each channel that got events:
+What lives elsewhere: the connection (:mod:`minimq.connection`), the event inbox and its threads
+(:mod:`minimq.inbox`, a base class of :class:`Channel`), publish validation
+(:mod:`minimq.publish_checks`), direct reply-to (:mod:`minimq.reply_to`), routing
+(:mod:`minimq.routing`), the consumer protocol and prefetch credit (:mod:`minimq.consumer`).
 
-* a consumer with a ``callback`` on an *inline* channel (the default) has it called right away, on the
-  thread whose operation produced the delivery, outside the lock (a channel is drained by one thread
-  at a time, so callbacks on one channel never run concurrently and always in order);
-* otherwise the event waits in the channel's inbox for :meth:`Channel.get_event` (blocking, with a
-  timeout) or :meth:`Channel.pop_event` (non-blocking); an optional ``on_events`` hook tells an event
-  loop to look (asyncio facades set it to ``loop.call_soon_threadsafe``).
-
-That one mechanism carries the blocking pika facade, asyncio and plain callbacks.
-
-Cost model (HOT): ``basic_publish`` is one lock round trip, one dict lookup for the exchange, the
-exchange's precomputed route, and one :meth:`Queue.publish` per target queue.
+Cost model (HOT).  ``basic_publish``: one lock round trip, one dict lookup for the exchange,
+``routing.route`` (a stored tuple in the common case), one ``Queue.publish`` per target queue.
+A delivery (``_deliver``): one :class:`~minimq.message.Delivery`, one dict insert into the unacked
+table, one deque append, and one list append for the first event of a lock hold.  ``basic_ack`` of
+one tag: one lock round trip, one dict pop, two counter decrements.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time as _time
-from collections import deque
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from .errors import (AccessRefused, AMQPError, ChannelClosed, ChannelErrorHard, ConnectionClosed,
-                     NotAllowed, NotFound, NotImplementedByServer, PreconditionFailed, ResourceLocked)
-from .fieldtypes import explain_with_term, is_integer, type_name
+from . import reply_to
+from .connection import Connection
+from .consumer import Consumer, Credit
+from .errors import (AccessRefused, AMQPError, ChannelClosed, NotAllowed, NotFound, NotImplementedByServer,
+                     PreconditionFailed, ResourceLocked)
+from .fieldtypes import is_integer, type_name
+from .inbox import EventInbox
 from .message import BccMessage, ConsumerCancelled, Delivery, Message, Properties, Returned
-from .queue import Consumer, Queue
-from .vhost import REPLY_TO, random_name
+from .names import REPLY_PREFIX, check_name, random_name
+from .publish_checks import MAX_BODY, check_properties, coerce_body
+from .queue import Queue
+from .routing import route
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .broker import Broker
-    from .vhost import VirtualHost
-
-__all__ = ["Connection", "Channel", "PublishOutcome", "QueueDeclareOk"]
-
-log = logging.getLogger("minimq")
-
-CHANNEL_MAX = 2047
-MAX_BODY = 134_217_728
-_REPLY_PREFIX = REPLY_TO + "."
+__all__ = ["Channel", "PublishOutcome", "QueueDeclareOk", "MAX_BODY"]
 
 
 class PublishOutcome(IntEnum):
@@ -70,192 +60,68 @@ class QueueDeclareOk(tuple):
     def __new__(cls, queue: str, message_count: int, consumer_count: int) -> QueueDeclareOk:
         return tuple.__new__(cls, (queue, message_count, consumer_count))
 
-    queue = property(lambda self: self[0])
-    message_count = property(lambda self: self[1])
-    consumer_count = property(lambda self: self[2])
+    queue = property(lambda self: self[0], doc="The queue's name (server-generated for ``''``).")
+    message_count = property(lambda self: self[1], doc="Ready messages in the queue.")
+    consumer_count = property(lambda self: self[2], doc="Consumers of the queue.")
 
     def __repr__(self) -> str:
         return f"QueueDeclareOk(queue={self[0]!r}, message_count={self[1]}, consumer_count={self[2]})"
 
 
-def _check_name(value: Any, what: str) -> str:
-    if type(value) is not str:
-        raise TypeError(f"{what} must be str, not {type(value).__name__}")
-    if len(value) > 63 and len(value.encode()) > 255:
-        raise ValueError(f"{what} must be at most 255 bytes of UTF-8, got {len(value.encode())}")
-    return value
-
-
-def _coerce_body(body: Any) -> bytes:
-    if isinstance(body, (bytearray, memoryview)):
-        return bytes(body)
-    raise TypeError(f"body must be bytes, not {type(body).__name__} (encode text first)")
-
-
-def _parse_expiration(value: Any) -> int:
-    text = value if isinstance(value, str) else str(value)
-    i = 0
-    if text[:1] in ("+", "-"):
-        i = 1
-    j = i
-    while j < len(text) and text[j].isdigit() and text[j].isascii():
-        j += 1
-    prefix = f"invalid expiration '{text}': "
-    if j == i:
-        raise PreconditionFailed(prefix + "no_integer")
-    if j < len(text):
-        raise PreconditionFailed(explain_with_term(prefix, "leftover_string", f'"{text[j:]}"'))
-    number = int(text[:j])
-    if number < 0:
-        raise PreconditionFailed(explain_with_term(prefix, "value_negative", str(number)))
-    if number > 315_360_000_000:
-        raise PreconditionFailed(explain_with_term(prefix, "value_too_large", str(number)))
-    return number
-
-
-class Connection:
-    """One client connection to one vhost: owns channels and exclusive queues."""
-
-    def __init__(self, broker: Broker, vhost: VirtualHost, user: str = "guest") -> None:
-        self._broker = broker
-        self.vhost = vhost
-        self.user = user
-        self.channels: dict[int, Channel] = {}
-        self._exclusive_queues: list[Queue] = []
-        self.close_cause: AMQPError | None = None
-        self.is_open = True
-
-    @property
-    def is_closed(self) -> bool:
-        return not self.is_open
-
-    def channel(self, channel_number: int | None = None, *, inline: bool = True) -> Channel:
-        """Open a channel (lowest free number unless given).  ``inline=False``: events wait to be pulled."""
-        broker = self._broker
-        with broker._lock:
-            if not self.is_open:
-                raise ConnectionClosed("connection is closed", self.close_cause)
-            if channel_number is None:
-                channel_number = 1
-                while channel_number in self.channels:
-                    channel_number += 1
-            elif type(channel_number) is not int or not 1 <= channel_number <= 65535:
-                raise ValueError(f"channel_number must be an int in 1..65535, got {channel_number!r}")
-            if channel_number in self.channels:
-                # a second channel.open on an open number: RabbitMQ closes the connection
-                error = ChannelErrorHard("second 'channel.open' seen")
-                self._close_locked(error)
-                raise error
-            if len(self.channels) >= CHANNEL_MAX:  # channel_max bounds how many are open, not the numbers
-                error = NotAllowed(f"number of channels opened ({len(self.channels)}) has reached the "
-                                   f"negotiated channel_max ({CHANNEL_MAX})")
-                self._close_locked(error)
-                raise error
-            channel = Channel(self, channel_number, inline)
-            self.channels[channel_number] = channel
-            return channel
-
-    def close(self) -> None:
-        """Close every channel (unacked messages requeued) and delete this connection's exclusive queues.
-
-        Closing twice is harmless.
-        """
-        broker = self._broker
-        broker._lock.acquire()
-        try:
-            if self.is_open:
-                self._close_locked(None)
-        finally:
-            broker._release()
-
-    def close_with_error(self, error: AMQPError) -> None:
-        """Close as the server does after a hard error it detects outside any channel method (e.g. a
-        method sent on a channel number that is not open: 504 CHANNEL_ERROR).  Facades use it for
-        protocol violations their client library commits.  A closed connection stays as it was."""
-        broker = self._broker
-        broker._lock.acquire()
-        try:
-            self._close_locked(error)
-        finally:
-            broker._release()
-
-    def _close_locked(self, cause: AMQPError | None) -> None:
-        if not self.is_open:
-            return
-        self.is_open = False
-        self.close_cause = cause
-        for channel in list(self.channels.values()):
-            channel._close_locked(cause)
-        for queue in list(self._exclusive_queues):
-            queue.vhost.delete_queue_now(queue)
-        self._exclusive_queues.clear()
-        self._broker._connections.discard(self)
-
-    def __enter__(self) -> Connection:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        state = "open" if self.is_open else "closed"
-        return f"Connection(vhost={self.vhost.name!r}, channels={len(self.channels)}, {state})"
-
-
-class Channel:
+class Channel(EventInbox):
     """An AMQP channel: delivery tags, unacked messages, consumers, prefetch, confirm or tx mode.
 
     Method names and defaults follow pika's ``BlockingChannel`` so the AMQP model stays recognisable.
+    Opened by :meth:`Connection.channel`.
     """
 
     def __init__(self, connection: Connection, number: int, inline: bool = True) -> None:
-        broker = connection._broker
+        kernel = connection.kernel
+        super().__init__(kernel, inline)
         self.connection = connection
         self.number = number
-        self._broker = broker
         self._vhost = connection.vhost
-        self._inline = inline
+        self._user = connection.user
         self._next_tag = 1
         #: delivery tag -> Delivery awaiting ack (consumer deliveries and gets), ascending
         self._unacked: dict[int, Delivery] = {}
         self.consumers: dict[str, Consumer] = {}
+        #: per-consumer prefetch for consumers created from now on (``basic.qos``)
         self._prefetch = 0
-        self._global_prefetch = 0
-        self._global_unacked = 0
+        #: the channel-wide limit and count, shared with every consumer of this channel
+        self._credit = Credit()
         self._confirm = False
+        #: publishes so far in confirm mode (the confirm sequence number of the last one)
         self.publish_seq = 0
+        #: pending actions of an open transaction, or None outside tx mode
         self._tx: list[tuple] | None = None
         self._last_queue: str | None = None
-        self._reply_token: str | None = None
-        self._reply_tag: str | None = None
+        self._reply: reply_to.ReplyConsumer | None = None
         self.close_cause: AMQPError | None = None
         self.is_open = True
-        #: events for callbacks (inline channels) and events to be pulled
-        self._events: deque = deque()
-        self._inbox: deque = deque()
-        self._wake_pending = False
-        self.on_events: Callable[[], None] | None = None
-        self._return_callbacks: list[Callable[[Returned], None]] = []
-        self._cancel_callbacks: list[Callable[[ConsumerCancelled], None]] = []
-        self._dispatch_lock = threading.Lock()  # held by the one thread running this channel's callbacks
-        self._waiters = 0
-        self._cond = threading.Condition(threading.Lock())  # get_event waiters; notified by _wake
+        # bound once: every consumer of this channel carries them (see minimq.consumer)
+        self._deliver_to = self._deliver
+        self._cancelled_by_server = self._server_cancel
 
     # -- state ----------------------------------------------------------------------------------
     @property
     def is_closed(self) -> bool:
+        """True once the channel is closed (by the client, an error, or its connection closing)."""
         return not self.is_open
 
     @property
     def channel_number(self) -> int:
+        """The channel number (pika's name for :attr:`number`)."""
         return self.number
 
     @property
     def unacked_count(self) -> int:
+        """Deliveries (consumer deliveries and gets) not yet acked, nacked or rejected."""
         return len(self._unacked)
 
     @property
     def mode(self) -> str:
+        """``"normal"``, ``"confirm"`` or ``"tx"``."""
         return "tx" if self._tx is not None else "confirm" if self._confirm else "normal"
 
     def _closed_error(self) -> ChannelClosed:
@@ -263,18 +129,30 @@ class Channel:
         return ChannelClosed(f"channel {self.number} is closed", cause)
 
     def _enter(self) -> None:
-        """Take the broker lock for an operation on this channel (raises if the channel is closed)."""
-        self._broker._lock.acquire()
+        """Take the lock for an operation on this channel (raises if the channel is closed)."""
+        kernel = self._kernel
+        kernel.lock.acquire()
         if not self.is_open:
-            self._broker._lock.release()
+            kernel.release()
             raise self._closed_error()
 
     def _fail(self, error: AMQPError) -> None:
         """Close what RabbitMQ closes for this error (lock held)."""
         if error.closes_connection:
-            self.connection._close_locked(error)
+            self.connection.close_locked(error)
         else:
-            self._close_locked(error)
+            self.close_locked(error)
+
+    def _locked(self, operation: Callable[..., Any], *args: Any) -> Any:
+        """Run ``operation(*args)`` under the lock; an AMQP refusal closes what it closes."""
+        self._enter()
+        try:
+            return operation(*args)
+        except AMQPError as error:
+            self._fail(error)
+            raise
+        finally:
+            self._kernel.release()
 
     def _queue_name(self, queue: str) -> str:
         if queue == "":
@@ -287,144 +165,100 @@ class Channel:
     def exchange_declare(self, exchange: str, exchange_type: str = "direct", passive: bool = False,
                          durable: bool = False, auto_delete: bool = False, internal: bool = False,
                          arguments: dict | None = None) -> None:
-        _check_name(exchange, "exchange")
-        _check_name(exchange_type, "exchange_type")
-        self._enter()
-        try:
-            self._vhost.exchange_declare(exchange, exchange_type, passive, durable, auto_delete, internal,
-                                         arguments)
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
+        """Declare (or check, with ``passive``) an exchange.
+
+        Raises 403 (reserved ``amq.`` name, the default exchange), 404 (passive, missing), 406 (an
+        existing exchange declared differently, invalid arguments), 503 (unknown type).
+        """
+        check_name(exchange, "exchange")
+        check_name(exchange_type, "exchange_type")
+        self._locked(self._vhost.exchange_declare, exchange, exchange_type, passive, durable, auto_delete,
+                     internal, arguments)
 
     def exchange_delete(self, exchange: str, if_unused: bool = False) -> None:
-        _check_name(exchange, "exchange")
-        self._enter()
-        try:
-            self._vhost.exchange_delete(exchange, if_unused)
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
+        """Delete an exchange (a missing one is fine); 406 with ``if_unused`` if it has bindings."""
+        check_name(exchange, "exchange")
+        self._locked(self._vhost.exchange_delete, exchange, if_unused)
 
     def exchange_bind(self, destination: str, source: str, routing_key: str = "",
                       arguments: dict | None = None) -> None:
-        _check_name(destination, "destination")
-        _check_name(source, "source")
-        _check_name(routing_key, "routing_key")
-        self._enter()
-        try:
-            self._vhost.exchange_bind(destination, source, routing_key, arguments)
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
+        """Bind exchange ``destination`` to exchange ``source``; 404 if either is missing."""
+        check_name(destination, "destination")
+        check_name(source, "source")
+        check_name(routing_key, "routing_key")
+        self._locked(self._vhost.exchange_bind, destination, source, routing_key, arguments)
 
     def exchange_unbind(self, destination: str, source: str, routing_key: str = "",
                         arguments: dict | None = None) -> None:
-        _check_name(destination, "destination")
-        _check_name(source, "source")
-        _check_name(routing_key, "routing_key")
-        self._enter()
-        try:
-            self._vhost.exchange_unbind(destination, source, routing_key, arguments)
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
+        """Remove an exchange-to-exchange binding (a missing one is fine)."""
+        check_name(destination, "destination")
+        check_name(source, "source")
+        check_name(routing_key, "routing_key")
+        self._locked(self._vhost.exchange_unbind, destination, source, routing_key, arguments)
 
     # -- queues ---------------------------------------------------------------------------------
     def queue_declare(self, queue: str = "", passive: bool = False, durable: bool = False,
                       exclusive: bool = False, auto_delete: bool = False,
                       arguments: dict | None = None) -> QueueDeclareOk:
-        """Declare (or check, with ``passive``) a queue; ``''`` asks the server for a name."""
-        _check_name(queue, "queue")
-        self._enter()
-        try:
-            if queue.startswith(REPLY_TO):
-                result = self._declare_reply_to(queue)
-            else:
-                q = self._vhost.queue_declare(self.connection, queue, passive, durable, exclusive, auto_delete,
-                                              arguments)
-                result = QueueDeclareOk(q.name, q.message_count, q.consumer_count)
-            self._last_queue = result[0]
-            return result
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
+        """Declare (or check, with ``passive``) a queue; ``''`` asks the server for a name.
 
-    def _declare_reply_to(self, name: str) -> QueueDeclareOk:
-        if name == REPLY_TO or (name.startswith(_REPLY_PREFIX) and name[len(_REPLY_PREFIX):] in
-                                self._vhost.reply_channels):
-            return QueueDeclareOk(name, 0, 1)
-        raise NotFound(f"no queue '{name}' in vhost '{self._vhost.name}'")
+        Raises 403 (reserved ``amq.`` name), 404 (passive, missing), 405 (exclusive to another
+        connection), 406 (declared differently, invalid arguments), 540/541 as RabbitMQ does.
+        """
+        check_name(queue, "queue")
+        return self._locked(self._queue_declare, queue, passive, durable, exclusive, auto_delete, arguments)
+
+    def _queue_declare(self, queue: str, passive: bool, durable: bool, exclusive: bool, auto_delete: bool,
+                       arguments: dict | None) -> QueueDeclareOk:
+        if reply_to.is_reply_to(queue):
+            result = QueueDeclareOk(*reply_to.declare_ok(self._vhost, queue))
+        else:
+            q = self._vhost.queue_declare(self.connection, queue, passive, durable, exclusive, auto_delete,
+                                          arguments)
+            result = QueueDeclareOk(q.name, q.message_count, q.consumer_count)
+        self._last_queue = result[0]
+        return result
 
     def queue_bind(self, queue: str, exchange: str, routing_key: str | None = None,
                    arguments: dict | None = None) -> None:
-        """Bind ``queue`` to ``exchange``; ``routing_key=None`` means the queue's name (as pika does)."""
-        _check_name(queue, "queue")
-        _check_name(exchange, "exchange")
-        self._enter()
-        try:
-            name = self._queue_name(queue)
-            if routing_key is None or (routing_key == "" and queue == ""):
-                routing_key = name
-            _check_name(routing_key, "routing_key")
-            self._vhost.queue_bind(self.connection, name, exchange, routing_key, arguments)
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
+        """Bind ``queue`` to ``exchange``; ``routing_key=None`` means the queue's name (as pika does).
+
+        Raises 403 for the default exchange, 404 if either end is missing, 405 for another
+        connection's exclusive queue, 406 for invalid headers-binding arguments.
+        """
+        check_name(queue, "queue")
+        check_name(exchange, "exchange")
+        self._locked(self._queue_bind, queue, exchange, routing_key, arguments, self._vhost.queue_bind)
 
     def queue_unbind(self, queue: str, exchange: str | None = None, routing_key: str | None = None,
                      arguments: dict | None = None) -> None:
-        _check_name(queue, "queue")
+        """Remove a queue binding (a missing one is fine); 405 for another connection's exclusive queue."""
+        check_name(queue, "queue")
         exchange = "" if exchange is None else exchange
-        _check_name(exchange, "exchange")
-        self._enter()
-        try:
-            name = self._queue_name(queue)
-            if routing_key is None or (routing_key == "" and queue == ""):
-                routing_key = name
-            _check_name(routing_key, "routing_key")
-            self._vhost.queue_unbind(self.connection, name, exchange, routing_key, arguments)
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
+        check_name(exchange, "exchange")
+        self._locked(self._queue_bind, queue, exchange, routing_key, arguments, self._vhost.queue_unbind)
+
+    def _queue_bind(self, queue: str, exchange: str, routing_key: str | None, arguments: dict | None,
+                    operation: Callable[..., None]) -> None:
+        name = self._queue_name(queue)
+        if routing_key is None or (routing_key == "" and queue == ""):
+            routing_key = name
+        check_name(routing_key, "routing_key")
+        operation(self.connection, name, exchange, routing_key, arguments)
 
     def queue_purge(self, queue: str = "") -> int:
-        """Drop the ready messages; returns how many."""
-        _check_name(queue, "queue")
-        self._enter()
-        try:
-            return self._vhost.queue_purge(self.connection, self._queue_name(queue))
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
+        """Drop the ready messages (nothing is dead-lettered); returns how many."""
+        check_name(queue, "queue")
+        return self._locked(lambda: self._vhost.queue_purge(self.connection, self._queue_name(queue)))
 
     def queue_delete(self, queue: str = "", if_unused: bool = False, if_empty: bool = False) -> int:
-        """Delete a queue; returns the number of ready messages it held (0 if it did not exist)."""
-        _check_name(queue, "queue")
-        self._enter()
-        try:
-            return self._vhost.queue_delete(self.connection, self._queue_name(queue), if_unused, if_empty)
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
+        """Delete a queue; returns the number of ready messages it held (0 if it did not exist).
+
+        Its consumers are cancelled by the server; 406 with ``if_unused``/``if_empty`` when in use.
+        """
+        check_name(queue, "queue")
+        return self._locked(lambda: self._vhost.queue_delete(self.connection, self._queue_name(queue),
+                                                             if_unused, if_empty))
 
     # -- publishing -----------------------------------------------------------------------------
     def basic_publish(self, exchange: str, routing_key: str, body: bytes,
@@ -432,17 +266,20 @@ class Channel:
         """Route and enqueue a message before returning.
 
         Returns ROUTED, UNROUTABLE (dropped, or returned to this channel's return callbacks / inbox
-        when ``mandatory``) or NACKED (a queue refused it: ``x-overflow`` reject-publish).
+        when ``mandatory``) or NACKED (a queue refused it: ``x-overflow`` reject-publish).  Raises 404
+        (no such exchange), 403 (internal exchange), 406 (invalid properties, see
+        :mod:`minimq.publish_checks`), which close the channel; ``TypeError`` for a body that is not
+        bytes.  In confirm mode with a store, returns once a persistent message is durable.
         """
         if type(body) is not bytes:
-            body = _coerce_body(body)
+            body = coerce_body(body)
         if type(exchange) is not str or len(exchange) > 63:
-            _check_name(exchange, "exchange")
+            check_name(exchange, "exchange")
         if type(routing_key) is not str or len(routing_key) > 63:
-            _check_name(routing_key, "routing_key")
-        broker = self._broker
+            check_name(routing_key, "routing_key")
+        kernel = self._kernel
         sync = None
-        broker._lock.acquire()
+        kernel.lock.acquire()
         try:
             if not self.is_open:
                 raise self._closed_error()
@@ -452,24 +289,20 @@ class Channel:
                 self._fail_publish(exchange)
             headers = extra = ttl = bcc = None
             if properties is not None:
-                properties, headers, extra, ttl, bcc = self._check_properties(properties, len(body))
+                reply = self._reply
+                properties, headers, extra, ttl, bcc = check_properties(
+                    properties, len(body), self._user, None if reply is None else reply.address)
             elif len(body) > MAX_BODY:
-                self._check_properties(Properties(), len(body))
+                check_properties(Properties(), len(body), self._user, None)
             if bcc is None:
                 message = Message(body, properties, exchange, routing_key, ttl)
             else:
                 message = BccMessage(body, properties, exchange, routing_key, ttl, bcc)
-            if exchange == "" and routing_key.startswith(_REPLY_PREFIX):
-                self._deliver_reply(message, routing_key)
+            if exchange == "" and routing_key.startswith(REPLY_PREFIX):
+                self._send_reply(message, routing_key)
                 queues: Any = ()
             else:
-                if extra is None and not target.exchange_destinations:
-                    # VirtualHost.route's first case, inlined: one exchange, its precomputed result
-                    queues = target.route(routing_key, headers)
-                    if not queues and target.alternate_exchange is not None:
-                        queues = vhost.route(target, message, routing_key, headers, extra)
-                else:
-                    queues = vhost.route(target, message, routing_key, headers, extra)
+                queues = route(vhost.exchanges, target, routing_key, headers, extra, message)
             if self._tx is not None:
                 self._tx.append(("publish", message, tuple(queues), mandatory))
                 return _ROUTED if queues else _UNROUTABLE
@@ -480,11 +313,11 @@ class Channel:
                 for queue in queues:
                     if not queue.publish(message):
                         outcome = _NACKED
-                if self._confirm and broker._store is not None and properties is not None \
+                if self._confirm and kernel.store is not None and properties is not None \
                         and properties.delivery_mode == 2:
-                    sync = broker._store  # the confirm waits for the commit covering it (outside the lock)
-                if broker._tracer is not None:
-                    broker._tracer("publish", self, message, queues, outcome)
+                    sync = kernel.store  # the confirm waits for the commit covering it (outside the lock)
+                if kernel.tracer is not None:
+                    kernel.tracer("publish", self, message, queues, outcome)
                 return outcome
             self._unroutable(message, mandatory)
             return _UNROUTABLE
@@ -492,7 +325,7 @@ class Channel:
             self._fail(error)
             raise
         finally:
-            broker._release()
+            kernel.release()
             if sync is not None:
                 sync.flush()
 
@@ -503,57 +336,25 @@ class Channel:
 
     def _unroutable(self, message: Message, mandatory: bool) -> None:
         if mandatory:
-            self._push(Returned(message, message.exchange, message.routing_key), bool(self._return_callbacks))
+            self.push(Returned(message, message.exchange, message.routing_key), bool(self._return_callbacks))
         else:
             self._vhost.unroutable_dropped += 1
-        tracer = self._broker._tracer
+        tracer = self._kernel.tracer
         if tracer is not None:
             tracer("unroutable", self, message, (), mandatory)
 
-    def _check_properties(self, properties: Any, size: int) -> tuple:
-        """Validate what the server checks; returns (properties, headers, extra keys, ttl)."""
-        if type(properties) is not Properties:
-            properties = Properties.from_object(properties)
-        if size > MAX_BODY:
-            raise PreconditionFailed(f"message size {size} is larger than configured max size {MAX_BODY}")
-        mode = properties.delivery_mode
-        if mode is not None and mode not in (1, 2):
-            raise PreconditionFailed(f"invalid message: {{delivery_mode_unknown,{mode}}}")
-        user_id = properties.user_id
-        if user_id is not None and user_id != self.connection.user:
-            raise PreconditionFailed(f"user_id property set to '{user_id}' but authenticated user was "
-                                     f"'{self.connection.user}'")
-        ttl = None
-        if properties.expiration is not None:
-            ttl = _parse_expiration(properties.expiration)
-        headers = properties.headers
-        extra = bcc = None
-        if headers:
-            if "CC" in headers or "BCC" in headers:
-                extra = []
-                for key in ("CC", "BCC"):
-                    if key in headers:
-                        value = headers[key]
-                        if not isinstance(value, list):
-                            raise PreconditionFailed(
-                                f'invalid message: {{unacceptable_type_in_header,"{key}",{type_name(value)}}}')
-                        extra.extend(k for k in value if isinstance(k, str))
-                if "BCC" in headers:
-                    bcc = [k for k in headers["BCC"] if isinstance(k, str)]
-                    headers = {k: v for k, v in headers.items() if k != "BCC"}
-                    properties = properties.copy(headers=headers)
-        if properties.reply_to == REPLY_TO:
-            if self._reply_token is None:
-                raise PreconditionFailed("fast reply consumer does not exist")
-            properties = properties.with_reply_to(_REPLY_PREFIX + self._reply_token)
-        return properties, headers, extra, ttl, bcc
+    def _send_reply(self, message: Message, routing_key: str) -> None:
+        channel = reply_to.channel_for(self._vhost, routing_key)
+        if channel is not None:
+            channel.deliver_reply(message)
 
-    def _deliver_reply(self, message: Message, routing_key: str) -> None:
-        channel = self._vhost.reply_channels.get(routing_key[len(_REPLY_PREFIX):])
-        if channel is None or not channel.is_open or channel._reply_tag is None:
+    def deliver_reply(self, message: Message) -> None:
+        """A direct reply-to reply addressed to this channel (lock held); dropped if it stopped listening."""
+        reply = self._reply
+        if not self.is_open or reply is None:
             return
-        delivery = Delivery(channel._reply_tag, channel._next_tag, False, message, channel=channel)
-        channel._push(delivery, channel._reply_callback is not None)
+        # as RabbitMQ: a reply carries the next delivery tag without taking it (it needs no ack)
+        self.push(Delivery(reply.tag, self._next_tag, False, message, channel=self), reply.callback is not None)
 
     # -- consuming ------------------------------------------------------------------------------
     def basic_consume(self, queue: str = "", callback: Callable[[Delivery], Any] | None = None,
@@ -562,91 +363,73 @@ class Channel:
         """Subscribe to a queue; returns the consumer tag (``amq.ctag-…`` when none is given).
 
         With a ``callback`` on an inline channel, ``callback(delivery)`` runs for each delivery;
-        otherwise deliveries wait for :meth:`get_event`.
+        otherwise deliveries wait for :meth:`get_event`.  Raises 404 (no queue), 403 (in exclusive
+        use), 405 (another connection's exclusive queue), 406 (bad ``x-priority``), 530 (tag reused).
         """
-        _check_name(queue, "queue")
-        _check_name(consumer_tag, "consumer_tag")
-        self._enter()
-        try:
-            name = self._queue_name(queue)
-            tag = consumer_tag or random_name("amq.ctag-")
-            if tag in self.consumers or tag == self._reply_tag:
-                raise NotAllowed(f"attempt to reuse consumer tag '{tag}'")
-            if name == REPLY_TO:
-                return self._consume_reply_to(tag, auto_ack, callback)
-            q = self._vhost.queue_for(self.connection, name)
-            arguments = dict(arguments) if arguments else {}
-            priority = arguments.get("x-priority", 0)
-            if not is_integer(priority):
-                raise PreconditionFailed(f"invalid arg 'x-priority' for queue '{name}' in vhost "
-                                         f"'{self._vhost.name}': \"expected integer, got {type_name(priority)}\"")
-            for arg in arguments:  # consumer arguments of the other queue types
-                if arg == "x-stream-offset" or (arg == "x-cancel-on-ha-failover" and q.quorum):
-                    kind = "rabbit_quorum_queue" if q.quorum else "rabbit_classic_queue"
-                    raise PreconditionFailed(f"invalid arg '{arg}' for queue '{name}' in vhost "
-                                             f"'{self._vhost.name}' of queue type {kind}")
-            if q.quorum:
-                exclusive = False  # RabbitMQ 3.10's quorum queues ignore the flag
-            if q.exclusive_consumer is not None or (exclusive and (q.consumer_count or q.single_active)):
-                raise AccessRefused(f"queue '{name}' in vhost '{self._vhost.name}' in exclusive use")
-            if q.quorum and self._global_prefetch:
-                raise NotImplementedByServer(f"queue '{name}' in vhost '{self._vhost.name}' does not "
-                                             "support global qos")
-            consumer = Consumer(tag, self, q, auto_ack, exclusive, priority, self._prefetch, callback, arguments)
-            self.consumers[tag] = consumer
-            q.add_consumer(consumer)
+        check_name(queue, "queue")
+        check_name(consumer_tag, "consumer_tag")
+        return self._locked(self._consume, queue, callback, auto_ack, exclusive, consumer_tag, arguments)
+
+    def _consume(self, queue: str, callback: Callable | None, auto_ack: bool, exclusive: bool,
+                 consumer_tag: str, arguments: dict | None) -> str:
+        vhost = self._vhost
+        name = self._queue_name(queue)
+        tag = consumer_tag or random_name("amq.ctag-")
+        if tag in self.consumers or (self._reply is not None and tag == self._reply.tag):
+            raise NotAllowed(f"attempt to reuse consumer tag '{tag}'")
+        if name == reply_to.REPLY_TO:
+            self._reply = reply_to.start(vhost, self, self._reply, tag, auto_ack, callback)
             return tag
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
-
-    _reply_callback: Callable | None = None
-
-    def _consume_reply_to(self, tag: str, auto_ack: bool, callback: Callable | None) -> str:
-        if not auto_ack:
-            raise PreconditionFailed("reply consumer cannot acknowledge")
-        if self._reply_token is not None:
-            raise PreconditionFailed("reply consumer already set")
-        token = random_name("")
-        self._reply_token = token
-        self._reply_tag = tag
-        self._reply_callback = callback
-        self._vhost.reply_channels[token] = self
+        q = vhost.queue_for(self.connection, name)
+        arguments = dict(arguments) if arguments else {}
+        priority = arguments.get("x-priority", 0)
+        if not is_integer(priority):
+            raise PreconditionFailed(f"invalid arg 'x-priority' for queue '{name}' in vhost "
+                                     f"'{vhost.name}': \"expected integer, got {type_name(priority)}\"")
+        for arg in arguments:  # consumer arguments of the other queue types
+            if arg == "x-stream-offset" or (arg == "x-cancel-on-ha-failover" and q.quorum):
+                kind = "rabbit_quorum_queue" if q.quorum else "rabbit_classic_queue"
+                raise PreconditionFailed(f"invalid arg '{arg}' for queue '{name}' in vhost "
+                                         f"'{vhost.name}' of queue type {kind}")
+        if q.quorum:
+            exclusive = False  # RabbitMQ 3.10's quorum queues ignore the flag
+        if q.exclusive_consumer is not None or (exclusive and (q.consumer_count or q.single_active)):
+            raise AccessRefused(f"queue '{name}' in vhost '{vhost.name}' in exclusive use")
+        if q.quorum and self._credit.limit:
+            raise NotImplementedByServer(f"queue '{name}' in vhost '{vhost.name}' does not support global qos")
+        consumer = Consumer(tag, self, q, auto_ack, exclusive, priority, self._prefetch, callback, arguments,
+                            self._credit, self._deliver_to, self._cancelled_by_server)
+        self.consumers[tag] = consumer
+        q.add_consumer(consumer)
         return tag
 
     def basic_cancel(self, consumer_tag: str) -> None:
         """Stop a consumer; its unacked messages stay unacked.  Unknown tags are ignored (as RabbitMQ does)."""
-        _check_name(consumer_tag, "consumer_tag")
-        self._enter()
-        try:
-            if consumer_tag == self._reply_tag and consumer_tag is not None:
-                self._drop_reply_consumer()
-                return
-            consumer = self.consumers.pop(consumer_tag, None)
-            if consumer is not None:
-                consumer.queue.remove_consumer(consumer)
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
+        check_name(consumer_tag, "consumer_tag")
+        self._locked(self._cancel, consumer_tag)
 
-    def _drop_reply_consumer(self) -> None:
-        if self._reply_token is not None:
-            self._vhost.reply_channels.pop(self._reply_token, None)
-        self._reply_token = self._reply_tag = None
-        self._reply_callback = None
+    def _cancel(self, consumer_tag: str) -> None:
+        reply = self._reply
+        if reply is not None and consumer_tag == reply.tag:
+            reply_to.stop(self._vhost, reply)
+            self._reply = None
+            return
+        consumer = self.consumers.pop(consumer_tag, None)
+        if consumer is not None:
+            consumer.queue.remove_consumer(consumer)
 
     def basic_get(self, queue: str = "", auto_ack: bool = False) -> Delivery | None:
-        """Fetch the head message (``message_count`` = ready messages left), or None if empty."""
+        """Fetch the head message (``message_count`` = ready messages left), or None if empty.
+
+        Raises 404 (no queue; the direct reply-to pseudo-queue included), 405 (another connection's
+        exclusive queue; a quorum queue with single active consumer).
+        """
         if type(queue) is not str or len(queue) > 63:
-            _check_name(queue, "queue")
+            check_name(queue, "queue")
         self._enter()
         try:
             name = queue or self._queue_name(queue)
-            if name.startswith(REPLY_TO):
+            if reply_to.is_reply_to(name):
                 raise NotFound(f"no queue '{name}' in vhost '{self._vhost.name}'")
             q = self._vhost.queue_for(self.connection, name)
             if q.quorum and q.single_active:
@@ -658,11 +441,11 @@ class Channel:
                 return None
             tag = self._next_tag
             self._next_tag = tag + 1
-            message = entry.message if not q.quorum else self._message_for(q, entry, fetched=True)
+            message = entry.message if not q.quorum else _as_quorum_hands_out(entry, fetched=True)
             delivery = Delivery(None, tag, entry.redelivered, message, q, entry, None, self)
             delivery.message_count = left
             if auto_ack:
-                q._forget(entry)
+                q.forget(entry)
             else:
                 self._unacked[tag] = delivery
                 q.unacked_count += 1
@@ -671,33 +454,20 @@ class Channel:
             self._fail(error)
             raise
         finally:
-            self._broker._release()
-
-    @staticmethod
-    def _message_for(queue: Queue, entry: Any, fetched: bool = False) -> Message:
-        """The message as a quorum queue hands it out: with ``x-delivery-count`` once it was returned,
-        and always for ``basic.get`` (RabbitMQ 3.10 adds it, 0 included, on every fetch)."""
-        message = entry.message
-        if queue.quorum and (entry.delivery_count or fetched):
-            props = message.properties or Properties()
-            headers = dict(props.headers or {})
-            headers["x-delivery-count"] = entry.delivery_count
-            message = Message(message.body, props.copy(headers=headers), message.exchange,
-                              message.routing_key, message.ttl)
-        return message
+            self._kernel.release()
 
     def _deliver(self, consumer: Consumer, queue: Queue, entry: Any) -> None:
         """A queue hands a message to one of this channel's consumers (lock held)."""
         tag = self._next_tag
         self._next_tag = tag + 1
-        message = entry.message if not queue.quorum else self._message_for(queue, entry)
+        message = entry.message if not queue.quorum else _as_quorum_hands_out(entry)
         delivery = Delivery(consumer.tag, tag, entry.redelivered, message, queue, entry, consumer, self)
         if consumer.no_ack:
-            queue._forget(entry)
+            queue.forget(entry)
         else:
             self._unacked[tag] = delivery
             consumer.unacked += 1
-            self._global_unacked += 1
+            self._credit.unacked += 1
             queue.unacked_count += 1
         if self._inline and consumer.callback is not None:
             self._events.append(delivery)
@@ -705,18 +475,28 @@ class Channel:
             self._inbox.append(delivery)
         if not self._wake_pending:
             self._wake_pending = True
-            self._broker._wakes.append(self)
+            self._kernel.wakes.append(self)
 
     def _server_cancel(self, consumer: Consumer) -> None:
         if self.consumers.get(consumer.tag) is consumer:
             del self.consumers[consumer.tag]
-            self._push(ConsumerCancelled(consumer.tag), bool(self._cancel_callbacks))
+            self.push(ConsumerCancelled(consumer.tag), bool(self._cancel_callbacks))
 
-    def _push(self, event: Any, has_callback: bool) -> None:
-        (self._events if self._inline and has_callback else self._inbox).append(event)
-        if not self._wake_pending:
-            self._wake_pending = True
-            self._broker._wakes.append(self)
+    def _run_callback(self, event: Any) -> None:
+        if type(event) is Delivery:
+            consumer = event.consumer
+            if consumer is not None:
+                consumer.callback(event)
+            else:
+                reply = self._reply
+                if reply is not None and reply.callback is not None:
+                    reply.callback(event)
+        elif type(event) is Returned:
+            for callback in self._return_callbacks:
+                callback(event)
+        else:
+            for callback in self._cancel_callbacks:
+                callback(event)
 
     # -- acknowledgements -----------------------------------------------------------------------
     def _take(self, delivery_tag: int, multiple: bool) -> list[Delivery]:
@@ -739,12 +519,16 @@ class Channel:
         return [unacked.pop(tag) for tag in tags]
 
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
+        """Acknowledge one delivery, or (``multiple``) every one up to ``delivery_tag`` (0: all).
+
+        406 ``unknown delivery tag`` (which closes the channel) for a tag that is not unacked.
+        """
         if multiple or type(delivery_tag) is not int:
             self._settle("ack", delivery_tag, multiple, False)
             return
         # the common case, one tag, spelled out: it is half of every get + ack
-        broker = self._broker
-        broker._lock.acquire()
+        kernel = self._kernel
+        kernel.lock.acquire()
         try:
             if not self.is_open:
                 raise self._closed_error()
@@ -761,12 +545,14 @@ class Channel:
             self._fail(error)
             raise
         finally:
-            broker._release()
+            kernel.release()
 
     def basic_nack(self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True) -> None:
+        """Reject one or (``multiple``) several deliveries: requeued, or dead-lettered / dropped."""
         self._settle("nack", delivery_tag, multiple, requeue)
 
     def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
+        """Reject one delivery: requeued at its original position, or dead-lettered / dropped."""
         self._settle("reject", delivery_tag, False, requeue)
 
     def _settle(self, kind: str, delivery_tag: int, multiple: bool, requeue: bool) -> None:
@@ -787,7 +573,7 @@ class Channel:
             self._fail(error)
             raise
         finally:
-            self._broker._release()
+            self._kernel.release()
 
     def _apply_settlement(self, kind: str, deliveries: list[Delivery], requeue: bool) -> None:
         if kind == "ack":
@@ -805,13 +591,14 @@ class Channel:
                 delivery.queue.settle_reject(delivery.entry)
         self._release_capacity(deliveries)
 
-    def _release_capacity(self, deliveries: list[Delivery]) -> None:
+    def _release_capacity(self, deliveries: Any) -> None:
         """Settled consumer deliveries free prefetch capacity: blocked consumers rejoin their rotation."""
-        if len(deliveries) == 1 and not self._global_prefetch:  # one ack: the general loop, unrolled
+        credit = self._credit
+        if len(deliveries) == 1 and not credit.limit:  # one ack: the general loop, unrolled
             consumer = deliveries[0].consumer
             if consumer is not None:
                 consumer.unacked -= 1
-                self._global_unacked -= 1
+                credit.unacked -= 1
                 if consumer.blocked and not consumer.cancelled:
                     consumer.queue.unblock(consumer)
             return
@@ -820,11 +607,11 @@ class Channel:
             consumer = delivery.consumer
             if consumer is not None:
                 consumer.unacked -= 1
-                self._global_unacked -= 1
+                credit.unacked -= 1
                 freed[consumer] = None
         if not freed:
             return
-        if self._global_prefetch:
+        if credit.limit:
             candidates = list(self.consumers.values())
         else:
             candidates = [c for c in freed if c.blocked]
@@ -834,121 +621,105 @@ class Channel:
 
     def basic_recover(self, requeue: bool = False) -> None:
         """Requeue every unacked message of the channel (``requeue=False`` is refused: 540, as RabbitMQ)."""
-        self._enter()
-        try:
-            if not requeue:
-                raise NotImplementedByServer("requeue=false")
-            deliveries = list(self._unacked.values())
-            self._unacked.clear()
-            self._apply_settlement("nack", deliveries, True)
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
+        self._locked(self._recover, requeue)
+
+    def _recover(self, requeue: bool) -> None:
+        if not requeue:
+            raise NotImplementedByServer("requeue=false")
+        deliveries = list(self._unacked.values())
+        self._unacked.clear()
+        self._apply_settlement("nack", deliveries, True)
 
     def basic_qos(self, prefetch_size: int = 0, prefetch_count: int = 0, global_qos: bool = False) -> None:
-        """Per-consumer limit for consumers created afterwards, or (``global_qos``) one channel-wide limit."""
-        self._enter()
-        try:
-            if prefetch_size:
-                raise NotImplementedByServer(f"prefetch_size!=0 ({prefetch_size})")
-            if global_qos:
-                self._global_prefetch = prefetch_count
-            else:
-                self._prefetch = prefetch_count
-                self._global_prefetch = 0
-            for consumer in list(self.consumers.values()):
-                if consumer.blocked:
-                    consumer.queue.unblock(consumer)
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
+        """Per-consumer limit for consumers created afterwards, or (``global_qos``) one channel-wide limit.
+
+        ``prefetch_size`` other than 0 is refused with 540, as RabbitMQ does.
+        """
+        self._locked(self._qos, prefetch_size, prefetch_count, global_qos)
+
+    def _qos(self, prefetch_size: int, prefetch_count: int, global_qos: bool) -> None:
+        if prefetch_size:
+            raise NotImplementedByServer(f"prefetch_size!=0 ({prefetch_size})")
+        if global_qos:
+            self._credit.limit = prefetch_count
+        else:
+            self._prefetch = prefetch_count
+            self._credit.limit = 0
+        for consumer in list(self.consumers.values()):
+            if consumer.blocked:
+                consumer.queue.unblock(consumer)
 
     def flow(self, active: bool) -> bool:
-        self._enter()
-        try:
-            if not active:
-                raise NotImplementedByServer("active=false")
-            return True
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
+        """``channel.flow``: ``active=False`` is refused with 540 (RabbitMQ does not implement it)."""
+        return self._locked(self._flow, active)
+
+    @staticmethod
+    def _flow(active: bool) -> bool:
+        if not active:
+            raise NotImplementedByServer("active=false")
+        return True
 
     # -- confirms and transactions --------------------------------------------------------------
     def confirm_select(self) -> None:
-        self._enter()
-        try:
-            if self._tx is not None:
-                raise PreconditionFailed("cannot switch from tx to confirm mode")
-            self._confirm = True
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
+        """Enter confirm mode: every publish is confirmed (its :class:`PublishOutcome`); 406 in tx mode."""
+        self._locked(self._confirm_select)
+
+    def _confirm_select(self) -> None:
+        if self._tx is not None:
+            raise PreconditionFailed("cannot switch from tx to confirm mode")
+        self._confirm = True
 
     def tx_select(self) -> None:
-        self._enter()
-        try:
-            if self._confirm:
-                raise PreconditionFailed("cannot switch from confirm to tx mode")
-            if self._tx is None:
-                self._tx = []
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
+        """Enter tx mode: publishes and settlements wait for :meth:`tx_commit`; 406 in confirm mode."""
+        self._locked(self._tx_select)
+
+    def _tx_select(self) -> None:
+        if self._confirm:
+            raise PreconditionFailed("cannot switch from confirm to tx mode")
+        if self._tx is None:
+            self._tx = []
 
     def tx_commit(self) -> None:
-        """Enqueue the transaction's publishes, then apply its acks, nacks and rejects, in order."""
-        self._enter()
-        try:
-            if self._tx is None:
-                raise PreconditionFailed("channel is not transactional")
-            pending, self._tx = self._tx, []
-            refused = False
-            now = self._broker._clock.now_ms()
-            for action in pending:
-                if action[0] == "publish":
-                    _, message, queues, mandatory = action
-                    live = [q for q in queues if not q.deleted]
-                    if not live:
-                        self._unroutable(message, mandatory)
-                    for queue in live:
-                        if not queue.publish(message, now):
-                            refused = True
-            for action in pending:
-                if action[0] != "publish":
-                    self._apply_settlement(action[0], action[1], action[2])
-            if refused:
-                raise PreconditionFailed("partial tx completion")
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
-        if self._broker._store is not None:
-            self._broker._store.flush()  # tx.commit-ok only once the transaction is durable
+        """Enqueue the transaction's publishes, then apply its acks, nacks and rejects, in order.
+
+        406 outside tx mode, and ``partial tx completion`` if a queue refused a publish (the rest is
+        applied).  With a store, returns once the transaction is durable.
+        """
+        self._locked(self._tx_commit)
+        store = self._kernel.store
+        if store is not None:
+            store.flush()  # tx.commit-ok only once the transaction is durable
+
+    def _tx_commit(self) -> None:
+        if self._tx is None:
+            raise PreconditionFailed("channel is not transactional")
+        pending, self._tx = self._tx, []
+        refused = False
+        now = self._kernel.clock.now_ms()
+        for action in pending:
+            if action[0] == "publish":
+                _, message, queues, mandatory = action
+                live = [q for q in queues if not q.deleted]
+                if not live:
+                    self._unroutable(message, mandatory)
+                for queue in live:
+                    if not queue.publish(message, now):
+                        refused = True
+        for action in pending:
+            if action[0] != "publish":
+                self._apply_settlement(action[0], action[1], action[2])
+        if refused:
+            raise PreconditionFailed("partial tx completion")
 
     def tx_rollback(self) -> None:
         """Discard pending publishes; pending settlements are undone (the messages are unacked again)."""
-        self._enter()
-        try:
-            if self._tx is None:
-                raise PreconditionFailed("channel is not transactional")
-            pending, self._tx = self._tx, []
-            self._restore_settlements(pending)
-        except AMQPError as error:
-            self._fail(error)
-            raise
-        finally:
-            self._broker._release()
+        self._locked(self._tx_rollback)
+
+    def _tx_rollback(self) -> None:
+        if self._tx is None:
+            raise PreconditionFailed("channel is not transactional")
+        pending, self._tx = self._tx, []
+        self._restore_settlements(pending)
 
     def _restore_settlements(self, pending: list[tuple]) -> None:
         restored = [d for action in pending if action[0] != "publish" for d in action[1]]
@@ -957,109 +728,15 @@ class Channel:
             merged.update(self._unacked)
             self._unacked = dict(sorted(merged.items()))
 
-    # -- events ---------------------------------------------------------------------------------
-    def add_on_return_callback(self, callback: Callable[[Returned], Any]) -> None:
-        """``callback(returned)`` for mandatory messages that matched no queue (inline channels)."""
-        self._return_callbacks.append(callback)
-
-    def add_on_cancel_callback(self, callback: Callable[[ConsumerCancelled], Any]) -> None:
-        """``callback(cancelled)`` when the server cancels a consumer (its queue was deleted)."""
-        self._cancel_callbacks.append(callback)
-
-    def pop_event(self) -> Any:
-        """The next pulled event (Delivery, Returned, ConsumerCancelled) or None; never blocks."""
-        try:
-            return self._inbox.popleft()
-        except IndexError:
-            return None
-
-    def get_event(self, timeout: float | None = None) -> Any:
-        """The next pulled event, waiting up to ``timeout`` seconds (None: forever); None on timeout.
-
-        Raises :class:`ChannelClosed` if the channel closes while waiting with nothing left to pull.
-        """
-        deadline = None if timeout is None else _time.monotonic() + timeout
-        cond = self._cond
-        while True:
-            try:
-                return self._inbox.popleft()
-            except IndexError:
-                pass
-            if not self.is_open:
-                raise self._closed_error()
-            with cond:
-                # Count ourselves as a waiter *before* looking at the inbox: _wake reads _waiters
-                # after appending, so either it sees us and notifies, or we see its event.
-                self._waiters += 1
-                try:
-                    if self._inbox or not self.is_open:
-                        continue
-                    remaining = None if deadline is None else deadline - _time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        return None
-                    cond.wait(remaining)
-                finally:
-                    self._waiters -= 1
-
-    def _wake(self) -> None:
-        """Called by the broker after the lock is released, for channels that got events."""
-        self._wake_pending = False
-        if self._events:
-            self.dispatch_events()
-        if self._inbox or not self.is_open:
-            hook = self.on_events
-            if hook is not None:
-                hook()
-            if self._waiters:
-                with self._cond:
-                    self._cond.notify_all()
-
-    def dispatch_events(self) -> None:
-        """Run callbacks for pending events, in order; one thread at a time per channel.
-
-        The dispatch lock is taken without blocking: a thread (or a callback re-entering through a
-        publish) that finds it held leaves its events to the thread that holds it, which looks at the
-        queue again after letting go, so an event appended in between is never stranded.
-        """
-        events = self._events
-        lock = self._dispatch_lock
-        while events and lock.acquire(False):
-            try:
-                while events:
-                    event = events.popleft()
-                    try:
-                        self._run_callback(event)
-                    except Exception:  # a consumer's bug must not stop delivery to the others
-                        log.exception("minimq: callback for %r raised", event)
-            finally:
-                lock.release()
-
-    def _run_callback(self, event: Any) -> None:
-        if type(event) is Delivery:
-            consumer = event.consumer
-            if consumer is not None:
-                consumer.callback(event)
-            elif self._reply_callback is not None:
-                self._reply_callback(event)
-        elif type(event) is Returned:
-            for callback in self._return_callbacks:
-                callback(event)
-        else:
-            for callback in self._cancel_callbacks:
-                callback(event)
-
     # -- closing --------------------------------------------------------------------------------
     def close(self) -> None:
         """Close the channel: consumers cancelled, unacked messages requeued.  Closing twice is harmless."""
-        broker = self._broker
-        broker._lock.acquire()
-        try:
+        with self._kernel:
             if self.is_open:
-                self._close_locked(None)
-        finally:
-            broker._release()
+                self.close_locked(None)
 
-    def _close_locked(self, cause: AMQPError | None) -> None:
+    def close_locked(self, cause: AMQPError | None) -> None:
+        """Close with the lock held (``cause``: the error that closes it, None if the client did)."""
         if not self.is_open:
             return
         self.is_open = False
@@ -1067,7 +744,8 @@ class Channel:
         if self._tx is not None:
             self._restore_settlements(self._tx)
             self._tx = None
-        self._drop_reply_consumer()
+        reply_to.stop(self._vhost, self._reply)
+        self._reply = None
         touched: dict[Queue, None] = {}
         for consumer in list(self.consumers.values()):
             consumer.queue.remove_consumer(consumer, dispatch=False)
@@ -1079,15 +757,12 @@ class Channel:
             if delivery.consumer is not None:
                 delivery.consumer.unacked -= 1
         self._unacked.clear()
-        self._global_unacked = 0
+        self._credit.unacked = 0
         for queue in touched:
             queue.after_requeue()
             queue.after_consumers_changed()
-        if self.connection.channels.get(self.number) is self:
-            del self.connection.channels[self.number]
-        if not self._wake_pending:
-            self._wake_pending = True
-            self._broker._wakes.append(self)
+        self.connection.forget_channel(self)
+        self.request_wake()
 
     def __enter__(self) -> Channel:
         return self
@@ -1107,9 +782,22 @@ class Channel:
                 per_consumer[delivery.consumer] = per_consumer.get(delivery.consumer, 0) + 1
         for consumer in self.consumers.values():
             assert consumer.unacked == per_consumer.get(consumer, 0), f"{consumer!r} unacked count drifted"
-        assert self._global_unacked == sum(per_consumer.values()), "channel-wide unacked count drifted"
+            assert consumer.credit is self._credit, f"{consumer!r} does not share its channel's credit"
+        assert self._credit.unacked == sum(per_consumer.values()), "channel-wide unacked count drifted"
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
         return f"Channel({self.number}, {self.mode}, unacked={len(self._unacked)}, {state})"
 
+
+def _as_quorum_hands_out(entry: Any, fetched: bool = False) -> Message:
+    """The message as a quorum queue hands it out: with ``x-delivery-count`` once it was returned,
+    and always for ``basic.get`` (RabbitMQ 3.10 adds it, 0 included, on every fetch)."""
+    message = entry.message
+    if entry.delivery_count or fetched:
+        props = message.properties or Properties()
+        headers = dict(props.headers or {})
+        headers["x-delivery-count"] = entry.delivery_count
+        message = Message(message.body, props.copy(headers=headers), message.exchange,
+                          message.routing_key, message.ttl)
+    return message

@@ -17,8 +17,12 @@ leaves the rotation (``blocked``) and rejoins at the back when it gets capacity 
 Invariant after every operation: either no message is ready or no consumer in the rotation.
 
 Expiry happens at the head only (classic semantics): an expired message behind a live one waits and
-is counted until it reaches the head.  The queue asks the broker for one timer, at the head's
+is counted until it reaches the head.  The queue asks the kernel for one timer, at the head's
 deadline, so expired messages are dead-lettered promptly even when nobody is looking.
+
+What a queue knows of the rest of the broker: its :class:`QueueOwner` (the vhost: its name,
+dead-lettering and deletion), the :class:`~minimq.kernel.Kernel` (clock, timers, store port) and
+the :class:`~minimq.consumer.Consumer` protocol.  It never sees a channel.
 
 All methods run with the broker lock held.
 """
@@ -27,15 +31,25 @@ from __future__ import annotations
 
 from collections import deque
 from heapq import heappop, heappush
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Iterable, Protocol
 
+from .consumer import Consumer
+from .kernel import Kernel
 from .message import Message
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .channel import Channel
-    from .vhost import VirtualHost
+__all__ = ["Queue", "QueuedMessage", "QueueOwner"]
 
-__all__ = ["Queue", "QueuedMessage", "Consumer"]
+
+class QueueOwner(Protocol):
+    """What a queue asks of the vhost that holds it."""
+
+    name: str
+
+    def dead_letter(self, queue: Queue, message: Message, reason: str) -> None:
+        """Republish ``message`` through ``queue``'s dead-letter exchange (``reason``: expired, maxlen ...)."""
+
+    def delete_queue_now(self, queue: Queue) -> None:
+        """Delete ``queue`` without checks (auto-delete, ``x-expires``)."""
 
 
 class QueuedMessage:
@@ -52,45 +66,6 @@ class QueuedMessage:
 
     def __repr__(self) -> str:
         return f"QueuedMessage(seq={self.seq}, redelivered={self.redelivered}, {self.message!r})"
-
-
-class Consumer:
-    """A subscription of one channel to one queue."""
-
-    __slots__ = ("tag", "channel", "queue", "no_ack", "exclusive", "priority", "prefetch", "unacked",
-                 "callback", "arguments", "blocked", "active", "cancelled")
-
-    def __init__(self, tag: str, channel: Channel, queue: Queue, no_ack: bool, exclusive: bool,
-                 priority: int, prefetch: int, callback: Callable | None, arguments: dict) -> None:
-        self.tag = tag
-        self.channel = channel
-        self.queue = queue
-        self.no_ack = no_ack
-        self.exclusive = exclusive
-        self.priority = priority
-        #: per-consumer prefetch limit fixed at creation (0 = unlimited)
-        self.prefetch = prefetch
-        self.unacked = 0
-        self.callback = callback
-        self.arguments = arguments
-        #: left the rotation for lack of capacity
-        self.blocked = False
-        #: False for single-active-consumer waiters
-        self.active = True
-        self.cancelled = False
-
-    def can_take(self) -> bool:
-        channel = self.channel
-        limit = channel._global_prefetch
-        if limit and channel._global_unacked >= limit:
-            return False
-        if self.no_ack:
-            return True
-        prefetch = self.prefetch
-        return not prefetch or self.unacked < prefetch
-
-    def __repr__(self) -> str:
-        return f"Consumer({self.tag!r}, queue={self.queue.name!r}, unacked={self.unacked})"
 
 
 class _Fifo:
@@ -187,9 +162,10 @@ class Queue:
 
     is_queue = True
 
-    def __init__(self, vhost: VirtualHost, name: str, seq: int, durable: bool, exclusive_owner: Any,
-                 auto_delete: bool, arguments: dict, settings: dict) -> None:
+    def __init__(self, vhost: QueueOwner, kernel: Kernel, name: str, seq: int, durable: bool,
+                 exclusive_owner: Any, auto_delete: bool, arguments: dict, settings: dict) -> None:
         self.vhost = vhost
+        self._kernel = kernel
         self.name = name
         self.seq = seq
         self.durable = durable
@@ -213,8 +189,29 @@ class Queue:
         self._ready_bytes = 0
         self._ready_count = 0
         self._timer_at: float | None = None
-        self._now = vhost.broker._clock.now_ms
+        self._now = kernel.clock.now_ms
         self._idle_since = self._now()
+        # settings: filled by apply_settings (declare arguments merged with policies)
+        self.message_ttl: int | None = None
+        self.expires: int | None = None
+        self.dead_letter_exchange: str | None = None
+        self.dead_letter_routing_key: str | None = None
+        self.max_length: int | None = None
+        self.max_length_bytes: int | None = None
+        self.overflow = "drop-head"
+        self.single_active = False
+        self.queue_type = "classic"
+        self.delivery_limit: int | None = None
+        self.quorum = False
+        self.max_priority: int | None = None
+        #: ready messages, one _Fifo per priority level (index = priority); ``_plain`` is the only
+        #: level of a queue without priorities, None otherwise
+        self._store_levels: list[_Fifo] = [_Fifo()]
+        self._plain: _Fifo | None = self._store_levels[0]
+        #: max-length or max-length-bytes set
+        self._limited = False
+        #: sticky: once a message with a deadline was enqueued, heads must be checked from then on
+        self._has_ttl = False
         self.apply_settings(settings)
 
     # -- settings (declare arguments, later policies) -----------------------------------------
@@ -234,8 +231,8 @@ class Queue:
         max_priority = settings.get("max-priority")
         if self.quorum:
             max_priority = None
-        if getattr(self, "_store_levels", None) is None or max_priority != self.max_priority:
-            old = self._all_ready() if getattr(self, "_store_levels", None) is not None else []
+        if max_priority != self.max_priority:
+            old = self._all_ready()
             self.max_priority = max_priority
             levels = 1 if max_priority is None else max_priority + 1
             self._store_levels = [_Fifo() for _ in range(levels)]
@@ -243,8 +240,7 @@ class Queue:
             for entry in old:
                 self._level_of(entry.message).fresh.append(entry)
         self._limited = self.max_length is not None or self.max_length_bytes is not None
-        # sticky: once a message with a deadline was enqueued, heads must be checked from then on
-        self._has_ttl = getattr(self, "_has_ttl", False) or self.message_ttl is not None
+        self._has_ttl = self._has_ttl or self.message_ttl is not None
         if self.expires is not None:
             self._schedule(self._idle_since + self.expires)
 
@@ -321,39 +317,34 @@ class Queue:
                 return False
         seq = self._next_seq
         self._next_seq = seq + 1
+        expires_at = None
+        if ttl is not None:
+            expires_at = now + ttl
+            self._has_ttl = True
+        # A queue keeps its own record of a message only when it must: a store needs its position
+        # now, and a quorum queue counts deliveries.  Otherwise the message waits bare (see _Fifo).
+        entry = None
+        if self.quorum or (self.durable and self._kernel.store is not None):
+            entry = QueuedMessage(seq, message, expires_at)
+            if self.durable and self._kernel.store is not None:
+                self._kernel.persist_enqueue(self.vhost.name, self.name, entry)
+        if self._levels and not self._ready_count:
+            # a consumer with capacity and nothing ready ahead of this message: hand it over
+            consumer = self._next_consumer()
+            if consumer is not None:
+                if entry is None:
+                    entry = QueuedMessage(seq, message, expires_at)
+                consumer.deliver(consumer, self, entry)
+                self._rotate_back(consumer)
+                return True
         plain = self._plain
         level = plain if plain is not None else self._level_of(message)
-        if not self.quorum and not (self.durable and self.vhost.broker._store is not None):
-            # the common case: no state of its own in this queue until it leaves (see _Fifo)
-            if self._levels and not self._ready_count:
-                consumer = self._next_consumer()
-                if consumer is not None:
-                    entry = QueuedMessage(seq, message, None if ttl is None else now + ttl)
-                    consumer.channel._deliver(consumer, self, entry)
-                    self._rotate_back(consumer)
-                    if ttl is not None:
-                        self._has_ttl = True
-                    return True
-            if ttl is None:
-                level.append_bare(message, seq)
-            else:
-                level.append_timed(message, seq, now + ttl)
-                self._has_ttl = True
-        else:
-            if ttl is None:
-                entry = QueuedMessage(seq, message, None)
-            else:
-                entry = QueuedMessage(seq, message, now + ttl)
-                self._has_ttl = True
-            if self.durable and self.vhost.broker._store is not None:
-                self.vhost.broker._persist_enqueue(self, entry)
-            if self._levels and not self._ready_count:
-                consumer = self._next_consumer()
-                if consumer is not None:
-                    consumer.channel._deliver(consumer, self, entry)
-                    self._rotate_back(consumer)
-                    return True
+        if entry is not None:
             level.fresh.append(entry)
+        elif expires_at is None:
+            level.append_bare(message, seq)
+        else:
+            level.append_timed(message, seq, expires_at)
         self._ready_bytes += len(message.body)
         self._ready_count += 1
         dropped = self._enforce_limits() if self._limited else False
@@ -414,14 +405,15 @@ class Queue:
             self._discard(head, "expired")
 
     def _discard(self, entry: QueuedMessage, reason: str) -> None:
-        self._forget(entry)
+        self.forget(entry)
         if self.dead_letter_exchange is not None:
             self._dead_letter(entry.message, reason)
 
-    def _forget(self, entry: QueuedMessage) -> None:
-        """The message leaves this queue for good (acked, dropped, dead-lettered)."""
-        if self.durable and self.vhost.broker._store is not None:
-            self.vhost.broker._persist_remove(self, entry)
+    def forget(self, entry: QueuedMessage) -> None:
+        """The message leaves this queue for good (acked, auto-acked, dropped, dead-lettered): a
+        store forgets it.  O(1); nothing at all without a store."""
+        if self.durable and self._kernel.store is not None:
+            self._kernel.persist_remove(self.vhost.name, self.name, entry)
 
     def _dead_letter(self, message: Message, reason: str) -> None:
         self.vhost.dead_letter(self, message, reason)
@@ -462,16 +454,16 @@ class Queue:
             level.clear()
         self._ready_bytes = 0
         self._ready_count = 0
-        if self.vhost.broker._store is not None and self.durable:
+        if self.durable and self._kernel.store is not None:
             for entry in entries:
-                self._forget(entry)
+                self.forget(entry)
         return len(entries)
 
     # -- settlement (called by channels) ------------------------------------------------------
     def settle_ack(self, entry: QueuedMessage) -> None:
         if not self.deleted:
             self.unacked_count -= 1
-            self._forget(entry)
+            self.forget(entry)
 
     def settle_reject(self, entry: QueuedMessage) -> None:
         """Nack/reject without requeue: dead-letter ``rejected`` if there is a DLX."""
@@ -501,8 +493,8 @@ class Queue:
             self._level_of(entry.message).requeue(entry)
         self._ready_bytes += len(entry.message.body)
         self._ready_count += 1
-        if self.vhost.broker._store is not None and self.durable:
-            self.vhost.broker._persist_redelivered(self, entry)
+        if self.durable and self._kernel.store is not None:
+            self._kernel.persist_redelivered(self.vhost.name, self.name, entry)
 
     def after_requeue(self) -> None:
         if self.deleted:
@@ -510,7 +502,7 @@ class Queue:
         if self._limited and self.overflow == "drop-head":
             self._enforce_limits()
         if self._has_ttl:
-            self._expire_head(self.vhost.broker._clock.now_ms())
+            self._expire_head(self._now())
             self._arm_timer()
         self._dispatch()
 
@@ -547,7 +539,7 @@ class Queue:
             # messages only at the next event that does (a requeue, a new consumer, an unblock).
             self._stalled = True
         if not self._consumers:
-            now = self.vhost.broker._clock.now_ms()
+            now = self._now()
             self._idle_since = now
             if self.expires is not None:
                 self._schedule(now + self.expires)
@@ -626,7 +618,7 @@ class Queue:
                     entry = plain.pop()
                     self._ready_bytes -= len(entry.message.body)
                     self._ready_count -= 1
-                    consumer.channel._deliver(consumer, self, entry)
+                    consumer.deliver(consumer, self, entry)
                     if not consumer.can_take():
                         consumer.blocked = True
                         return
@@ -660,7 +652,7 @@ class Queue:
             self._ready_count -= 1
             if has_ttl:  # as RabbitMQ's fetch: drop what expired behind the message just taken
                 self._expire_head(now)
-            consumer.channel._deliver(consumer, self, entry)
+            consumer.deliver(consumer, self, entry)
             self._rotate_back(consumer)
         # drop empty priority levels so _levels stays short (_levels holds the rotation's deques)
         for dq in self._levels:
@@ -675,13 +667,40 @@ class Queue:
         """Queue deletion: every consumer gets a server ``basic.cancel``; channels stay open."""
         for consumer in list(self._consumers):
             consumer.cancelled = True
-            consumer.channel._server_cancel(consumer)
+            consumer.cancelled_by_server(consumer)
         self._consumers.clear()
         self._sac_waiting.clear()
         self._rotation.clear()
         self._levels = []
         self._level_keys = []
         self.exclusive_consumer = None
+
+    # -- recovery -----------------------------------------------------------------------------
+    def restore(self, entries: Iterable[QueuedMessage]) -> bool:
+        """Put recovered messages back as ready, in the order given (position order), keeping their
+        ``seq`` so a later requeue still finds its place.  Returns True if the queue now has
+        deadlines to watch (then call :meth:`expire_due` once the store is attached)."""
+        level_of = self._level_of
+        ready_bytes = 0
+        last_seq = 0
+        for entry in entries:
+            level_of(entry.message).fresh.append(entry)
+            ready_bytes += len(entry.message.body)
+            if entry.expires_at is not None:
+                self._has_ttl = True
+            if entry.seq > last_seq:
+                last_seq = entry.seq
+        self._ready_bytes += ready_bytes
+        self._ready_count = sum(len(level) for level in self._store_levels)
+        if last_seq >= self._next_seq:
+            self._next_seq = last_seq + 1
+        return self._has_ttl
+
+    def expire_due(self, now: float) -> None:
+        """Drop or dead-letter the expired messages at the head, then arm the timer for the next."""
+        if not self.deleted:
+            self._expire_head(now)
+            self._arm_timer()
 
     # -- time ---------------------------------------------------------------------------------
     def touch(self, now: float) -> None:
@@ -701,7 +720,7 @@ class Queue:
     def _schedule(self, deadline: float) -> None:
         if self._timer_at is None or deadline < self._timer_at:
             self._timer_at = deadline
-            self.vhost.broker._schedule(deadline, self)
+            self._kernel.schedule(deadline, self)
 
     def on_timer(self, now: float) -> None:
         """Broker timer: this queue's deadline may be due (stale timers are ignored)."""

@@ -1,29 +1,31 @@
-"""A vhost: its exchanges, queues and bindings, and the declare rules (403/404/405/406/503).
+"""A vhost: its exchanges, queues, bindings and policies, and the declare rules (403/404/405/406/503).
 
 Every method runs with the broker lock held and either completes or raises before changing anything
-(validation first, then mutation).  Routing beyond one exchange (exchange-to-exchange bindings,
-alternate exchanges, ``CC``/``BCC`` keys) is expanded here, once, with each exchange visited at most
-once per publish and each queue reached at most once.
+(validation first, then mutation).  Routing beyond one exchange is :func:`minimq.routing.route`'s.
+
+Connections appear here only as opaque owners: ``owner`` arguments are compared by identity, to
+enforce exclusive queues (405) and to delete a closing connection's exclusive queues.
+
+Policies (docs/semantics.md §13) live with the vhost they belong to: setting or clearing one
+re-applies the settings of every queue and exchange here at once.
 """
 
 from __future__ import annotations
 
-import base64
-import os
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any
 
-from .arguments import (check_exchange_equivalence, check_queue_equivalence, validate_exchange_arguments,
-                        validate_queue_arguments)
+from .arguments import (check_exchange_equivalence, check_queue_equivalence, queue_settings,
+                        validate_exchange_arguments, validate_queue_arguments)
 from .deadletter import dead_letter_copy, is_cycle, routing_keys_of
 from .errors import (AccessRefused, CommandInvalid, NotFound, NotImplementedByServer, PreconditionFailed,
                      ResourceLocked)
 from .exchanges import EXCHANGE_TYPES, Binding, DefaultExchange, Exchange, freeze_table
+from .kernel import Kernel
 from .message import Message
+from .names import random_name, strip_crlf
+from .policies import Policy, pick, resolve_queue_settings
 from .queue import Queue
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .broker import Broker
-    from .channel import Connection
+from .routing import LAZY_HEADERS, route
 
 __all__ = ["VirtualHost", "PREDECLARED"]
 
@@ -36,53 +38,46 @@ PREDECLARED = (
     ("amq.rabbitmq.trace", "topic", True),
 )
 
-REPLY_TO = "amq.rabbitmq.reply-to"
-_EMPTY: tuple = ()
-
-
-def random_name(prefix: str) -> str:
-    """``prefix`` + 22 URL-safe base64 characters, as RabbitMQ names server-generated queues and tags."""
-    return prefix + base64.urlsafe_b64encode(os.urandom(16)).decode()[:22]
-
-
-def _strip_crlf(name: str) -> str:
-    if "\r" in name or "\n" in name:
-        return name.replace("\r", "").replace("\n", "")
-    return name
 
 
 class VirtualHost:
-    """One namespace of exchanges and queues."""
+    """One namespace of exchanges, queues and policies.  Created by the broker; lock held throughout."""
 
-    def __init__(self, broker: Broker, name: str) -> None:
-        self.broker = broker
+    def __init__(self, kernel: Kernel, name: str) -> None:
+        self.kernel = kernel
         self.name = name
         self.queues: dict[str, Queue] = {}
         self.exchanges: dict[str, Exchange] = {}
         #: destination -> the bindings that lead to it (for deletes)
         self._incoming: dict[Any, dict[Binding, None]] = {}
         self._seq = 0
-        #: direct reply-to token -> channel
+        #: owner (connection) -> its exclusive queues, deleted when it closes
+        self._exclusive: dict[Any, list[Queue]] = {}
+        #: direct reply-to token -> the channel consuming its replies
         self.reply_channels: dict[str, Any] = {}
+        #: policy name -> Policy, for user policies and for operator policies
+        self.policies: dict[str, Policy] = {}
+        self.operator_policies: dict[str, Policy] = {}
         self.deleted = False
         self.unroutable_dropped = 0
         default = DefaultExchange(self.queues)
         self.exchanges[""] = default
         for name_, type_, internal in PREDECLARED:
-            self._create_exchange(name_, type_, True, False, internal, {})
+            self.create_exchange(name_, type_, True, False, internal, {})
 
-    def _next_seq(self) -> int:
+    def next_seq(self) -> int:
+        """A new declaration number: routing results list queues in this order."""
         self._seq += 1
         return self._seq
 
     # -- lookups ------------------------------------------------------------------------------
-    def queue_for(self, connection: Connection | None, name: str) -> Queue:
+    def queue_for(self, owner: Any, name: str) -> Queue:
         """The named queue, or 404; 405 if it is exclusive to another connection."""
         queue = self.queues.get(name)
         if queue is None:
             raise NotFound(f"no queue '{name}' in vhost '{self.name}'")
-        owner = queue.exclusive_owner
-        if owner is not None and owner is not connection:
+        exclusive_owner = queue.exclusive_owner
+        if exclusive_owner is not None and exclusive_owner is not owner:
             raise self._locked(name)
         return queue
 
@@ -114,7 +109,7 @@ class VirtualHost:
             # RabbitMQ says "invalid" when the name is an existing Erlang atom ('' is one), else "unknown"
             adjective = "invalid" if type == "" else "unknown"
             raise CommandInvalid(f"{adjective} exchange type '{type}'")
-        name = _strip_crlf(name)
+        name = strip_crlf(name)
         if name == "":
             raise self._default_refused()
         existing = self.exchanges.get(name)
@@ -122,25 +117,28 @@ class VirtualHost:
             if name.startswith("amq."):
                 raise AccessRefused(f"exchange name '{name}' contains reserved prefix 'amq.*'")
             validate_exchange_arguments(name, self.name, arguments)
-            exchange = self._create_exchange(name, type, durable, auto_delete, internal, arguments)
-            if durable and self.broker._store is not None:
-                self.broker._store.exchange_declared(self.name, name, type, durable, auto_delete, internal, arguments)
+            exchange = self.create_exchange(name, type, durable, auto_delete, internal, arguments)
+            store = self.kernel.store
+            if durable and store is not None:
+                store.exchange_declared(self.name, name, type, durable, auto_delete, internal, arguments)
             return exchange
         check_exchange_equivalence(name, self.name, type=type, durable=durable, auto_delete=auto_delete,
                                    internal=internal, args=arguments, existing=existing)
         return existing
 
-    def _create_exchange(self, name: str, type_: str, durable: bool, auto_delete: bool, internal: bool,
-                         arguments: dict) -> Exchange:
+    def create_exchange(self, name: str, type_: str, durable: bool, auto_delete: bool, internal: bool,
+                        arguments: dict) -> Exchange:
+        """Create an exchange without the declare checks (predeclared ones, recovery).  Not reported
+        to the store."""
         exchange = EXCHANGE_TYPES[type_](name, durable=durable, auto_delete=auto_delete, internal=internal,
-                                         arguments=arguments, seq=self._next_seq())
+                                         arguments=arguments, seq=self.next_seq())
         if name:
-            exchange.policy_alternate = self.broker._exchange_policy_alternate(self.name, name)
+            exchange.policy_alternate = self._exchange_policy_alternate(name)
         self.exchanges[name] = exchange
         return exchange
 
     def exchange_delete(self, name: str, if_unused: bool = False) -> None:
-        name = _strip_crlf(name)
+        name = strip_crlf(name)
         if name == "":
             raise self._default_refused()
         if name.startswith("amq."):
@@ -162,11 +160,16 @@ class VirtualHost:
         for binding in list(self._incoming.get(exchange, ())):
             self._remove_binding(binding, cascade=True)
         self._incoming.pop(exchange, None)
-        if exchange.durable and self.broker._store is not None:
-            self.broker._store.exchange_deleted(self.name, exchange.name)
+        store = self.kernel.store
+        if exchange.durable and store is not None:
+            store.exchange_deleted(self.name, exchange.name)
 
     # -- bindings -----------------------------------------------------------------------------
-    def _add_binding(self, source: Exchange, destination: Any, routing_key: str, arguments: dict | None) -> None:
+    def add_binding(self, source: Exchange, destination: Any, routing_key: str, arguments: dict | None) -> None:
+        """Bind ``destination`` (a queue or an exchange) to ``source``; a duplicate is a no-op.
+
+        Raises what ``source.validate_binding`` raises (invalid headers arguments: 406), before any change.
+        """
         source.validate_binding(routing_key, arguments)
         binding = source.add_binding(destination, routing_key, arguments)
         if binding is None:
@@ -175,38 +178,36 @@ class VirtualHost:
         if incoming is None:
             incoming = self._incoming[destination] = {}
         incoming[binding] = None
-        store = self.broker._store
+        store = self.kernel.store
         if store is not None and source.durable and destination.durable:
             store.binding_added(self.name, source.name, destination.name, destination.is_queue,
                                 routing_key, binding.arguments)
 
     def _remove_binding(self, binding: Binding, cascade: bool = True) -> None:
         source = binding.source
-        if source.bindings.get(binding.key) is binding:
-            del source.bindings[binding.key]
-            source._forget(binding)
+        source.drop_binding(binding)
         incoming = self._incoming.get(binding.destination)
         if incoming is not None:
             incoming.pop(binding, None)
-        store = self.broker._store
+        store = self.kernel.store
         if store is not None and source.durable and binding.destination.durable:
             store.binding_removed(self.name, source.name, binding.destination.name,
                                   binding.destination.is_queue, binding.routing_key, binding.arguments)
         if cascade and source.auto_delete and not source.bindings and not source.deleted:
             self._delete_exchange_now(source)
 
-    def queue_bind(self, connection: Connection | None, queue: str, exchange: str, routing_key: str,
+    def queue_bind(self, owner: Any, queue: str, exchange: str, routing_key: str,
                    arguments: dict | None) -> None:
-        queue, exchange = _strip_crlf(queue), _strip_crlf(exchange)
+        queue, exchange = strip_crlf(queue), strip_crlf(exchange)
         if exchange == "":
             raise self._default_refused()
         source = self.exchange_for(exchange)
-        destination = self.queue_for(connection, queue)
-        self._add_binding(source, destination, routing_key, arguments)
+        destination = self.queue_for(owner, queue)
+        self.add_binding(source, destination, routing_key, arguments)
 
-    def queue_unbind(self, connection: Connection | None, queue: str, exchange: str, routing_key: str,
+    def queue_unbind(self, owner: Any, queue: str, exchange: str, routing_key: str,
                      arguments: dict | None) -> None:
-        queue, exchange = _strip_crlf(queue), _strip_crlf(exchange)
+        queue, exchange = strip_crlf(queue), strip_crlf(exchange)
         if exchange == "":
             raise self._default_refused()
         source = self.exchanges.get(exchange)
@@ -216,20 +217,20 @@ class VirtualHost:
         binding = source.bindings.get((destination, routing_key, _frozen(arguments)))
         if binding is None:
             return
-        if destination.exclusive_owner is not None and destination.exclusive_owner is not connection:
+        if destination.exclusive_owner is not None and destination.exclusive_owner is not owner:
             raise self._locked(queue)
         self._remove_binding(binding)
 
     def exchange_bind(self, destination: str, source: str, routing_key: str, arguments: dict | None) -> None:
-        destination, source = _strip_crlf(destination), _strip_crlf(source)
+        destination, source = strip_crlf(destination), strip_crlf(source)
         if destination == "" or source == "":
             raise self._default_refused()
         src = self.exchange_for(source)
         dst = self.exchange_for(destination)
-        self._add_binding(src, dst, routing_key, arguments)
+        self.add_binding(src, dst, routing_key, arguments)
 
     def exchange_unbind(self, destination: str, source: str, routing_key: str, arguments: dict | None) -> None:
-        destination, source = _strip_crlf(destination), _strip_crlf(source)
+        destination, source = strip_crlf(destination), strip_crlf(source)
         if destination == "" or source == "":
             raise self._default_refused()
         src = self.exchanges.get(source)
@@ -245,16 +246,16 @@ class VirtualHost:
         return [b for x in self.exchanges.values() for b in x.bindings.values()]
 
     # -- queues -------------------------------------------------------------------------------
-    def queue_declare(self, connection: Connection | None, name: str, passive: bool = False,
+    def queue_declare(self, owner: Any, name: str, passive: bool = False,
                       durable: bool = False, exclusive: bool = False, auto_delete: bool = False,
                       arguments: dict | None = None) -> Queue:
         arguments = dict(arguments) if arguments else {}
-        now = self.broker._clock.now_ms()
+        now = self.kernel.clock.now_ms()
         if passive:
-            queue = self.queue_for(connection, name)
+            queue = self.queue_for(owner, name)
             queue.touch(now)
             return queue
-        name = _strip_crlf(name)
+        name = strip_crlf(name)
         server_named = name == ""
         if server_named:
             name = random_name("amq.gen-")
@@ -266,8 +267,9 @@ class VirtualHost:
             durable = False
         existing = self.queues.get(name)
         if existing is not None:
-            owner = existing.exclusive_owner
-            if (owner is not None and owner is not connection) or (owner is not None) != exclusive:
+            exclusive_owner = existing.exclusive_owner
+            if (exclusive_owner is not None and exclusive_owner is not owner) or \
+                    (exclusive_owner is not None) != exclusive:
                 raise self._locked(name)
             check_queue_equivalence(name, self.name, durable=durable, auto_delete=auto_delete,
                                     old_durable=existing.durable, old_auto_delete=existing.auto_delete,
@@ -276,26 +278,38 @@ class VirtualHost:
             return existing
         validate_queue_arguments(name, self.name, arguments, durable=durable, exclusive=exclusive,
                                  auto_delete=auto_delete, server_named=server_named)
-        queue = Queue(self, name, self._next_seq(), durable, connection if exclusive else None, auto_delete,
-                      arguments, self.broker._settings_for(self, name, arguments))
-        self.queues[name] = queue
-        if exclusive and connection is not None:
-            connection._exclusive_queues.append(queue)
-        if durable and self.broker._store is not None:
-            self.broker._store.queue_declared(self.name, name, arguments, auto_delete)
+        queue = self.create_queue(name, durable, owner if exclusive else None, auto_delete, arguments)
+        store = self.kernel.store
+        if durable and store is not None:
+            store.queue_declared(self.name, name, arguments, auto_delete)
         return queue
 
-    def queue_purge(self, connection: Connection | None, name: str) -> int:
-        return self.queue_for(connection, name).purge()
+    def create_queue(self, name: str, durable: bool, exclusive_owner: Any, auto_delete: bool,
+                     arguments: dict) -> Queue:
+        """Create a queue without the declare checks (recovery uses it).  Not reported to the store."""
+        queue = Queue(self, self.kernel, name, self.next_seq(), durable, exclusive_owner, auto_delete,
+                      arguments, self.settings_for(name, arguments))
+        self.queues[name] = queue
+        if exclusive_owner is not None:
+            self._exclusive.setdefault(exclusive_owner, []).append(queue)
+        return queue
 
-    def queue_delete(self, connection: Connection | None, name: str, if_unused: bool = False,
+    def delete_exclusive_queues(self, owner: Any) -> None:
+        """``owner`` (a connection) closed: delete the queues exclusive to it."""
+        for queue in self._exclusive.pop(owner, ()):
+            self.delete_queue_now(queue)
+
+    def queue_purge(self, owner: Any, name: str) -> int:
+        return self.queue_for(owner, name).purge()
+
+    def queue_delete(self, owner: Any, name: str, if_unused: bool = False,
                      if_empty: bool = False) -> int:
-        name = _strip_crlf(name)
+        name = strip_crlf(name)
         queue = self.queues.get(name)
         if queue is None:
             return 0
-        owner = queue.exclusive_owner
-        if owner is not None and owner is not connection:
+        exclusive_owner = queue.exclusive_owner
+        if exclusive_owner is not None and exclusive_owner is not owner:
             raise self._locked(name)
         if queue.quorum and (if_unused or if_empty):
             flag = "if-unused" if if_unused else "if-empty"
@@ -322,52 +336,12 @@ class VirtualHost:
         for binding in list(self._incoming.get(queue, ())):
             self._remove_binding(binding, cascade=True)
         self._incoming.pop(queue, None)
-        owner = queue.exclusive_owner
-        if owner is not None and queue in owner._exclusive_queues:
-            owner._exclusive_queues.remove(queue)
-        if queue.durable and self.broker._store is not None:
-            self.broker._store.queue_deleted(self.name, queue.name)
-
-    # -- routing ------------------------------------------------------------------------------
-    def route(self, exchange: Exchange, message: Message, routing_key: str, headers: dict | None,
-              extra_keys: list[str] | None) -> Iterable[Queue]:
-        """Queues a message reaches: through e2e bindings and alternate exchanges, once each."""
-        if extra_keys is None and not exchange.exchange_destinations:
-            found = exchange.route(routing_key, headers)
-            if found or exchange.alternate_exchange is None:
-                return found
-        keys = [routing_key] if extra_keys is None else [routing_key, *extra_keys]
-        return self._route_keys(exchange, keys, headers)
-
-    def _route_keys(self, exchange: Exchange, keys: list[str], headers: dict | None) -> list[Queue]:
-        exchanges = self.exchanges
-        visited: set[Exchange] = set()
-        queues: dict[Queue, None] = {}
-        pending = [exchange]
-        while pending:
-            current = pending.pop()
-            if current in visited:
-                continue
-            visited.add(current)
-            matched: dict[Any, None] = {}
-            for key in keys:
-                for dest in current.route(key, headers):
-                    matched[dest] = None
-            if not matched:
-                alternate = current.alternate_exchange
-                if alternate:  # the default exchange as an AE routes nothing: its bindings are implicit,
-                    target = exchanges.get(alternate)  # honoured only for a publish to it (RabbitMQ too)
-                    if target is not None:
-                        pending.append(target)
-                continue
-            for dest in matched:
-                if dest.is_queue:
-                    queues[dest] = None
-                else:
-                    pending.append(dest)
-        if len(queues) < 2:
-            return list(queues)
-        return sorted(queues, key=lambda q: q.seq)
+        owned = self._exclusive.get(queue.exclusive_owner)
+        if owned is not None and queue in owned:
+            owned.remove(queue)
+        store = self.kernel.store
+        if queue.durable and store is not None:
+            store.queue_deleted(self.name, queue.name)
 
     # -- dead-lettering -----------------------------------------------------------------------
     def dead_letter(self, queue: Queue, message: Message, reason: str) -> None:
@@ -378,21 +352,64 @@ class VirtualHost:
         exchange = self.exchanges.get(dlx_name)
         if exchange is None:
             return
-        broker = self.broker
+        clock = self.kernel.clock
         dlrk = queue.dead_letter_routing_key
-        copy = dead_letter_copy(message, queue.name, reason, dlx_name, dlrk, broker._clock.wall_time())
+        copy = dead_letter_copy(message, queue.name, reason, dlx_name, dlrk, clock.wall_time())
         keys = [dlrk] if dlrk is not None else routing_keys_of(message, with_bcc=True)
-        if len(keys) == 1 and not exchange.exchange_destinations and exchange.type != "headers":
-            targets = exchange.route(keys[0], None)  # the copy's headers are not built for this
-            if not targets and exchange.alternate_exchange is not None:
-                targets = self._route_keys(exchange, keys, copy.headers)
-        else:
-            targets = self._route_keys(exchange, keys, copy.headers)
-        now = broker._clock.now_ms()
+        targets = route(self.exchanges, exchange, keys[0], LAZY_HEADERS, keys[1:] or None, copy)
+        now = clock.now_ms()
         for target in targets:
             if is_cycle(copy, target.name):
                 continue
             target.publish(copy, now)
+
+    # -- policies -----------------------------------------------------------------------------
+    def set_policy(self, policy: Policy) -> None:
+        """Add or replace ``policy`` (user or operator, by its flag); settings change at once."""
+        (self.operator_policies if policy.operator else self.policies)[policy.name] = policy
+        self.reapply_policies()
+
+    def clear_policy(self, name: str, operator: bool) -> None:
+        """Remove a policy; ``KeyError`` if there is none by that name.  Settings change at once."""
+        table = self.operator_policies if operator else self.policies
+        if table.pop(name, None) is None:
+            raise KeyError(f"no policy {name!r} in vhost {self.name!r}")
+        self.reapply_policies()
+
+    def policies_for(self, name: str, kind: str) -> tuple[Policy | None, Policy | None]:
+        """The user policy and the operator policy that apply to ``name`` (``kind``: queues/exchanges)."""
+        user = list(self.policies.values())
+        operator = list(self.operator_policies.values())
+        return (pick(user, name, kind) if user else None, pick(operator, name, kind) if operator else None)
+
+    def effective_arguments(self, queue: Queue) -> dict[str, tuple[Any, str]]:
+        """Each setting in force on ``queue`` with its source: argument, policy or operator policy."""
+        policy, operator = self.policies_for(queue.name, "queues")
+        return resolve_queue_settings(queue.arguments, policy, operator)
+
+    def settings_for(self, name: str, arguments: dict) -> dict:
+        """The settings a queue named ``name`` runs with: its arguments merged with the policies."""
+        if not self.policies and not self.operator_policies:
+            return queue_settings(arguments)
+        policy, operator = self.policies_for(name, "queues")
+        merged = dict(arguments)
+        for key, (value, _source) in resolve_queue_settings(arguments, policy, operator).items():
+            merged["x-" + key] = value
+        return queue_settings(merged)
+
+    def _exchange_policy_alternate(self, name: str) -> str | None:
+        if not self.policies:
+            return None
+        policy, _ = self.policies_for(name, "exchanges")
+        return None if policy is None else policy.definition.get("alternate-exchange")
+
+    def reapply_policies(self) -> None:
+        """Re-apply every queue's and exchange's effective settings (after a policy change)."""
+        for queue in list(self.queues.values()):
+            queue.apply_settings(self.settings_for(queue.name, queue.arguments))
+            queue.after_requeue()
+        for exchange in self.exchanges.values():
+            exchange.policy_alternate = self._exchange_policy_alternate(exchange.name)
 
     # -- teardown -----------------------------------------------------------------------------
     def _check(self) -> None:

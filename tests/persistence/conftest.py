@@ -24,7 +24,7 @@ class Reopener:
     def restart(self, broker: Broker, clock=None, **options) -> Broker:
         """Cleanly close ``broker`` and open a new one on the same file."""
         broker._check()
-        broker._store._check()
+        broker.store._check()
         broker.close()
         return self(clock, **options)
 

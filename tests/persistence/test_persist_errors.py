@@ -240,7 +240,7 @@ def test_disk_full_fails_the_confirm_and_loses_nothing_confirmed(db):
 
 def test_a_full_disk_recovers_when_space_is_freed(db):
     broker = make_store(db, max_bytes=192 * 1024)
-    store = broker._store
+    store = broker.store
     ch = broker.channel()
     ch.queue_declare("q", durable=True)
     n = 0

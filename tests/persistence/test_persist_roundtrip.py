@@ -370,7 +370,7 @@ def test_messages_that_expired_while_down_are_dead_lettered_at_start(reopen):
 # -- crash (in process): the file is left as a kill would leave it ---------------------------------
 def _crash(broker):
     """Commit what is pending, then drop the file without the clean-shutdown record."""
-    store = broker._store
+    store = broker.store
     store.flush()
     store._closed = True
     store._kick.set()

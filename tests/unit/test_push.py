@@ -34,7 +34,7 @@ def test_callbacks_are_not_run_under_the_broker_lock(broker):
     ch = broker.channel()
     ch.queue_declare("q")
     held = []
-    ch.basic_consume("q", lambda d: held.append(broker._lock.locked()), auto_ack=True)
+    ch.basic_consume("q", lambda d: held.append(broker._kernel.lock.locked()), auto_ack=True)
     ch.basic_publish("", "q", b"m")
     assert held == [False]
 

@@ -19,7 +19,7 @@ def _routes(ch, exchange, key, headers=None):
     props = Properties(headers=headers) if headers is not None else None
     ch.basic_publish(exchange, key, b"probe", properties=props)
     hit = []
-    for name in sorted(ch.connection._broker.vhosts["/"].queues):
+    for name in sorted(ch.connection.vhost.queues):
         if ch.basic_get(name, auto_ack=True) is not None:
             hit.append(name)
             assert ch.basic_get(name, auto_ack=True) is None
