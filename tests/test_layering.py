@@ -1,52 +1,207 @@
-"""The core never imports a plugin: persistence, compat facades, asyncio and teaching tools depend on
-the core through its ports, never the reverse."""
+"""The layout is the architecture: these tests hold the code to it.
+
+* Core modules (``minimq/*.py``) form one order, bottom to top (``CORE_ORDER``, described module by
+  module in docs/architecture.md).  Each imports only modules below it, at run time, under
+  ``TYPE_CHECKING`` or inside a function alike: a back edge fails.
+* The core imports no plugin (``persistence``, ``compat``): plugins depend on the core through its
+  documented interfaces, never the reverse.
+* No core module reads another module's private (underscore) attributes.  The one convention allowed
+  across modules is ``_check()``, the invariant check every stateful class offers to tests.
+* The broker lock is given back only by ``Kernel.release``, which wakes what the lock holder owes a
+  wake-up; nothing else calls ``lock.release()`` or holds the lock with ``with ...lock:``.
+"""
+
+from __future__ import annotations
 
 import ast
 import pathlib
+import sys
 
 import minimq
 
 CORE = pathlib.Path(minimq.__file__).parent
-PLUGINS = ("persistence", "compat", "aio", "app", "teach")
+
+#: bottom to top; a module may import only modules listed before it
+CORE_ORDER = [
+    # leaves
+    "errors", "fieldtypes", "names", "message", "clock",
+    # matchers, exchanges and routing
+    "topic", "headers", "exchanges", "routing",
+    # rules that need no broker state
+    "arguments", "deadletter", "policies",
+    # ports and the kernel
+    "store", "kernel",
+    # queues and the vhost
+    "consumer", "queue", "vhost", "recovery",
+    # channel pieces
+    "connection", "inbox", "publish_checks", "reply_to", "channel",
+    # the public face
+    "broker",
+]
+#: subpackages that sit on the core (they must exist: the list names no plans)
+PLUGINS = ("persistence", "compat")
+#: private names a core module may use on objects of another module (see the module docstring)
+ALLOWED_PRIVATE = {"_check"}
 
 
-def _imports(path: pathlib.Path) -> list[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
+def _core_modules() -> dict[str, str]:
+    return {path.stem: path.read_text() for path in sorted(CORE.glob("*.py")) if path.stem != "__init__"}
+
+
+def _imported_modules(source: str) -> list[tuple[str, int]]:
+    """Every ``minimq`` module (first component under the package) that ``source`` imports, with its line."""
     found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            found.append(("." * node.level) + module)
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1:
+                if node.module:
+                    found.append((node.module.split(".")[0], node.lineno))
+                else:  # from . import x
+                    found.extend((alias.name.split(".")[0], node.lineno) for alias in node.names)
+            elif node.level == 0 and node.module and node.module.split(".")[0] == "minimq":
+                parts = node.module.split(".")
+                if len(parts) > 1:
+                    found.append((parts[1], node.lineno))
+                else:
+                    found.extend((alias.name, node.lineno) for alias in node.names)
+            elif node.level > 1:
+                found.append(("<outside the package>", node.lineno))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "minimq" and len(parts) > 1:
+                    found.append((parts[1], node.lineno))
     return found
 
 
-def test_core_modules_import_no_plugin():
+def back_edges(sources: dict[str, str], order: list[str]) -> list[str]:
+    """Each import of a module that is not below the importer in ``order``, as readable lines."""
+    rank = {name: i for i, name in enumerate(order)}
+    problems = []
+    for module, source in sources.items():
+        for target, line in _imported_modules(source):
+            if target in PLUGINS:
+                problems.append(f"{module}.py:{line} imports the plugin {target!r}")
+            elif target not in rank:
+                problems.append(f"{module}.py:{line} imports {target!r}, which is not in CORE_ORDER")
+            elif rank[target] >= rank[module]:
+                problems.append(f"{module}.py:{line} imports {target!r}, which is not below it (back edge)")
+    return problems
+
+
+def private_reads(source: str) -> list[str]:
+    """``obj._name`` reads where ``obj`` is not ``self``/``cls`` and this module defines no ``_name``."""
+    tree = ast.parse(source)
+    own: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            own.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+                node.value.id in ("self", "cls") and isinstance(node.ctx, ast.Store):
+            own.add(node.attr)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    own.add(target.id)
+                    if target.id == "__slots__" and isinstance(node.value, (ast.Tuple, ast.List)):
+                        own.update(e.value for e in node.value.elts if isinstance(e, ast.Constant))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            own.add(node.target.id)
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        name = node.attr
+        if not name.startswith("_") or name.startswith("__") or name in ALLOWED_PRIVATE or name in own:
+            continue
+        value = node.value
+        if isinstance(value, ast.Name) and value.id in ("self", "cls"):
+            continue
+        found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_every_core_module_has_a_place_in_the_order():
+    modules = set(_core_modules())
+    assert modules == set(CORE_ORDER), (
+        f"not placed: {sorted(modules - set(CORE_ORDER))}; listed but missing: {sorted(set(CORE_ORDER) - modules)}")
+
+
+def test_core_modules_import_only_modules_below_them():
+    assert back_edges(_core_modules(), CORE_ORDER) == []
+
+
+def test_a_back_edge_is_caught_wherever_the_import_hides():
+    """The checker itself: a deliberate back edge in each form an import can take is reported."""
+    sources = _core_modules()
+    for import_line in ("from .channel import Channel",
+                        "from . import channel",
+                        "import minimq.channel",
+                        "from minimq.channel import Channel",
+                        "if TYPE_CHECKING:\n    from .channel import Channel",
+                        "def f():\n    from .broker import Broker"):
+        tampered = dict(sources, queue=sources["queue"] + "\n" + import_line + "\n")
+        problems = back_edges(tampered, CORE_ORDER)
+        assert len(problems) == 1 and problems[0].startswith("queue.py:"), (import_line, problems)
+        assert "back edge" in problems[0]
+    tampered = dict(sources, vhost=sources["vhost"] + "\nfrom .persistence import sqlite\n")
+    assert back_edges(tampered, CORE_ORDER) == [
+        f"vhost.py:{len(sources['vhost'].splitlines()) + 2} imports the plugin 'persistence'"]
+
+
+def test_the_plugin_list_names_packages_that_exist():
+    for plugin in PLUGINS:
+        assert (CORE / plugin / "__init__.py").is_file(), plugin
+
+
+def test_core_modules_read_no_private_attribute_of_another_module():
+    offenders = {module: reads for module, source in _core_modules().items() if (reads := private_reads(source))}
+    assert offenders == {}
+
+
+def test_the_private_read_check_can_fail():
+    assert private_reads("def f(broker):\n    return broker._lock\n") == ["line 2: broker._lock"]
+    assert private_reads("class A:\n    __slots__ = ('_x',)\n\ndef f(a):\n    return a._x\n") == []
+    assert private_reads("def f(queue):\n    queue._check()\n") == []
+
+
+def _is_broker_lock(expr: ast.expr) -> bool:
+    """``x.lock`` (the kernel's lock, under any name) or ``x._lock`` of another object; an object's
+    own private lock (``self._lock``, e.g. ManualClock's) is not the broker lock."""
+    if not isinstance(expr, ast.Attribute):
+        return False
+    own = isinstance(expr.value, ast.Name) and expr.value.id == "self"
+    return expr.attr == "lock" or (expr.attr == "_lock" and not own)
+
+
+def test_only_the_kernel_releases_the_lock():
     offenders = []
-    for path in sorted(CORE.glob("*.py")):
-        for name in _imports(path):
-            if name.startswith("."):
-                package = name.lstrip(".").split(".")[0]
-            elif name.startswith("minimq."):
-                package = name.split(".")[1]
-            else:
-                continue
-            if package in PLUGINS:
-                offenders.append(f"{path.name} imports {name}")
-    assert offenders == [], offenders
+    for module, source in _core_modules().items():
+        if module == "kernel":
+            continue
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr == "release" and _is_broker_lock(node.func.value):
+                offenders.append(f"{module}.py:{node.lineno}: {ast.unparse(node)}")
+            if isinstance(node, ast.With):
+                offenders.extend(f"{module}.py:{node.lineno}: with {ast.unparse(item.context_expr)}"
+                                 for item in node.items if _is_broker_lock(item.context_expr))
+    assert offenders == []
 
 
 def test_core_has_no_third_party_imports_beyond_runtime_dependencies():
     allowed_third_party = {"sortedcontainers", "msgpack"}
-    import sys
     stdlib = set(sys.stdlib_module_names)
     offenders = []
-    for path in sorted(CORE.glob("*.py")):
-        for name in _imports(path):
-            if name.startswith(".") or name.startswith("minimq"):
-                continue
-            top = name.split(".")[0]
-            if top not in stdlib and top not in allowed_third_party and top != "__future__":
-                offenders.append(f"{path.name} imports {name}")
-    assert offenders == [], offenders
+    for module, source in _core_modules().items():
+        for node in ast.walk(ast.parse(source)):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top not in stdlib and top not in allowed_third_party and top not in ("__future__", "minimq"):
+                    offenders.append(f"{module}.py imports {name}")
+    assert offenders == []

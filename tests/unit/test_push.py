@@ -337,3 +337,43 @@ def test_callback_may_close_its_channel(broker):
     publisher.basic_publish("", "q", b"b")
     assert seen == [b"a"]
     assert publisher.queue_declare("q", passive=True).message_count == 2  # a requeued, b waiting
+
+
+@pytest.mark.parametrize("refusal", ["second open of an open number", "past channel_max"])
+def test_a_refused_channel_open_wakes_waiters_on_sibling_channels(broker, refusal, monkeypatch):
+    """Connection.channel closes the connection on a refusal; the close must go through the kernel's
+    release path, so a thread waiting on a sibling channel wakes and ``on_events`` fires before the
+    refusing call returns (it used to wait out its timeout: the wake-up was lost)."""
+    from minimq import connection as connection_module
+    from minimq.errors import ChannelErrorHard, NotAllowed
+
+    conn = broker.connect()
+    sibling = conn.channel(inline=False)
+    hook_calls = []
+    sibling.on_events = lambda: hook_calls.append(sibling.is_open)
+    outcome = []
+
+    def wait() -> None:
+        try:
+            outcome.append(sibling.get_event(timeout=None))  # forever: only a wake-up ends it
+        except ChannelClosed as closed:
+            outcome.append(closed)
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    while sibling._waiters == 0:  # the waiter is asleep on the channel's condition
+        threading.Event().wait(0.001)
+    if refusal == "past channel_max":
+        monkeypatch.setattr(connection_module, "CHANNEL_MAX", 1)
+        expected = NotAllowed
+        with pytest.raises(expected):
+            conn.channel()
+    else:
+        with pytest.raises(ChannelErrorHard):
+            conn.channel(sibling.number)
+        expected = ChannelErrorHard
+    assert hook_calls == [False]  # called by the refusing thread, before conn.channel() raised
+    waiter.join(10)  # generous bound: a lost wake-up blocks forever
+    assert not waiter.is_alive()
+    [closed] = outcome
+    assert isinstance(closed, ChannelClosed) and isinstance(closed.cause, expected)
