@@ -151,6 +151,37 @@ def test_unknown_vhost_refused(broker):
         broker.connect("nope")
 
 
+@pytest.mark.parametrize("call", [
+    lambda b: b.connect("nope"),
+    lambda b: b.get_queue("q", "nope"),
+    lambda b: b.get_exchange("amq.direct", "nope"),
+    lambda b: b.set_policy("p", ".*", {"max-length": 1}, vhost="nope"),
+    lambda b: b.set_operator_policy("p", ".*", {"max-length": 1}, vhost="nope"),
+    lambda b: b.clear_policy("p", vhost="nope"),
+    lambda b: b.clear_operator_policy("p", vhost="nope"),
+    lambda b: b.list_policies("nope"),
+    lambda b: b.effective_arguments("q", vhost="nope"),
+], ids=["connect", "get_queue", "get_exchange", "set_policy", "set_operator_policy", "clear_policy",
+        "clear_operator_policy", "list_policies", "effective_arguments"])
+def test_every_call_naming_an_unknown_vhost_gets_the_same_530(broker, call):
+    with refused(NotAllowed, 530, "NOT_ALLOWED - vhost nope not found"):
+        call(broker)
+
+
+def test_policies_go_with_their_vhost(broker):
+    broker.add_vhost("v")
+    broker.set_policy("p", ".*", {"max-length": 1}, vhost="v")
+    broker.delete_vhost("v")
+    broker.add_vhost("v")
+    assert broker.list_policies("v") == []
+
+
+@pytest.mark.parametrize("abstract", [AMQPError, ChannelError, ConnectionError])
+def test_the_abstract_error_classes_cannot_be_raised_themselves(abstract):
+    with pytest.raises(TypeError, match=rf"^{abstract.__name__} is abstract: raise one of its concrete subclasses"):
+        abstract("something went wrong")
+
+
 def test_vhosts_are_separate_namespaces(broker):
     broker.add_vhost("v")
     ch_default, ch_v = broker.channel(), broker.channel("v")
