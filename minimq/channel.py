@@ -298,11 +298,10 @@ class Channel(EventInbox):
                 message = Message(body, properties, exchange, routing_key, ttl)
             else:
                 message = BccMessage(body, properties, exchange, routing_key, ttl, bcc)
-            if exchange == "" and routing_key.startswith(REPLY_PREFIX):
+            queues: Any = route(vhost.exchanges, target, routing_key, headers, extra, message)
+            if not queues and exchange == "" and routing_key.startswith(REPLY_PREFIX):
+                # a direct reply-to reply (no queue can be named amq.*, so routing found none)
                 self._send_reply(message, routing_key)
-                queues: Any = ()
-            else:
-                queues = route(vhost.exchanges, target, routing_key, headers, extra, message)
             if self._tx is not None:
                 self._tx.append(("publish", message, tuple(queues), mandatory))
                 return _ROUTED if queues else _UNROUTABLE
@@ -429,8 +428,8 @@ class Channel(EventInbox):
         self._enter()
         try:
             name = queue or self._queue_name(queue)
-            if reply_to.is_reply_to(name):
-                raise NotFound(f"no queue '{name}' in vhost '{self._vhost.name}'")
+            # the direct reply-to pseudo-queue is not a queue: queue_for answers 404 (no queue can be
+            # named amq.*)
             q = self._vhost.queue_for(self.connection, name)
             if q.quorum and q.single_active:
                 raise ResourceLocked(

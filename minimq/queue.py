@@ -321,28 +321,29 @@ class Queue:
         if ttl is not None:
             expires_at = now + ttl
             self._has_ttl = True
-        # A queue keeps its own record of a message only when it must: a store needs its position
-        # now, and a quorum queue counts deliveries.  Otherwise the message waits bare (see _Fifo).
-        entry = None
-        if self.quorum or (self.durable and self._kernel.store is not None):
-            entry = QueuedMessage(seq, message, expires_at)
-            if self.durable and self._kernel.store is not None:
-                self._kernel.persist_enqueue(self.vhost.name, self.name, entry)
+        # A store must hear of a durable queue's persistent message before anything else happens to it.
+        stored = self.durable and self._kernel.store is not None
         if self._levels and not self._ready_count:
             # a consumer with capacity and nothing ready ahead of this message: hand it over
             consumer = self._next_consumer()
             if consumer is not None:
-                if entry is None:
-                    entry = QueuedMessage(seq, message, expires_at)
+                entry = QueuedMessage(seq, message, expires_at)
+                if stored:
+                    self._kernel.persist_enqueue(self.vhost.name, self.name, entry)
                 consumer.deliver(consumer, self, entry)
                 self._rotate_back(consumer)
                 return True
         plain = self._plain
         level = plain if plain is not None else self._level_of(message)
-        if entry is not None:
+        if self.quorum or stored:
+            # the queue keeps its own record: a store needs the position now, a quorum queue counts
+            # deliveries on it
+            entry = QueuedMessage(seq, message, expires_at)
+            if stored:
+                self._kernel.persist_enqueue(self.vhost.name, self.name, entry)
             level.fresh.append(entry)
         elif expires_at is None:
-            level.append_bare(message, seq)
+            level.append_bare(message, seq)  # no record until it leaves (see _Fifo)
         else:
             level.append_timed(message, seq, expires_at)
         self._ready_bytes += len(message.body)
