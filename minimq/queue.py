@@ -254,14 +254,17 @@ class Queue:
 
     @property
     def consumer_count(self) -> int:
+        """Consumers of the queue, single-active-consumer waiters included."""
         return len(self._consumers)
 
     @property
     def consumers(self) -> list[Consumer]:
+        """The consumers, in subscription order (a copy)."""
         return list(self._consumers)
 
     @property
     def ready_bytes(self) -> int:
+        """Total body size of the ready messages (what ``x-max-length-bytes`` limits)."""
         return self._ready_bytes
 
     def _ready_len(self) -> int:
@@ -462,6 +465,7 @@ class Queue:
 
     # -- settlement (called by channels) ------------------------------------------------------
     def settle_ack(self, entry: QueuedMessage) -> None:
+        """An unacked message was acked: it leaves the queue for good (nothing if the queue is gone)."""
         if not self.deleted:
             self.unacked_count -= 1
             self.forget(entry)
@@ -498,6 +502,8 @@ class Queue:
             self._kernel.persist_redelivered(self.vhost.name, self.name, entry)
 
     def after_requeue(self) -> None:
+        """Once after one or more requeues (or a settings change): enforce limits, expire the head,
+        dispatch to consumers with capacity."""
         if self.deleted:
             return
         if self._limited and self.overflow == "drop-head":
@@ -509,6 +515,8 @@ class Queue:
 
     # -- consumers ----------------------------------------------------------------------------
     def add_consumer(self, consumer: Consumer) -> None:
+        """Subscribe ``consumer`` (a single-active-consumer queue makes it wait if another is active),
+        then dispatch."""
         self._consumers.append(consumer)
         self.ever_consumed = True
         if consumer.exclusive:

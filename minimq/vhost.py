@@ -88,6 +88,7 @@ class VirtualHost:
             "that of the original declaration.")
 
     def exchange_for(self, name: str) -> Exchange:
+        """The named exchange, or 404."""
         exchange = self.exchanges.get(name)
         if exchange is None:
             raise NotFound(f"no exchange '{name}' in vhost '{self.name}'")
@@ -100,6 +101,8 @@ class VirtualHost:
     def exchange_declare(self, name: str, type: str = "direct", passive: bool = False,  # noqa: A002
                          durable: bool = False, auto_delete: bool = False, internal: bool = False,
                          arguments: dict | None = None) -> Exchange:
+        """``exchange.declare``: the new or existing exchange.  403 for ``amq.*`` names and the default
+        exchange, 404 (passive, missing), 406 (declared differently, invalid arguments), 503 (unknown type)."""
         arguments = dict(arguments) if arguments else {}
         if passive:
             if name == "":
@@ -138,6 +141,7 @@ class VirtualHost:
         return exchange
 
     def exchange_delete(self, name: str, if_unused: bool = False) -> None:
+        """``exchange.delete``: 403 for the default and ``amq.*`` exchanges, 406 if ``if_unused`` and bound."""
         name = strip_crlf(name)
         if name == "":
             raise self._default_refused()
@@ -198,6 +202,8 @@ class VirtualHost:
 
     def queue_bind(self, owner: Any, queue: str, exchange: str, routing_key: str,
                    arguments: dict | None) -> None:
+        """``queue.bind``: 403 for the default exchange, 404 for a missing end, 405 for another owner's
+        exclusive queue."""
         queue, exchange = strip_crlf(queue), strip_crlf(exchange)
         if exchange == "":
             raise self._default_refused()
@@ -207,6 +213,7 @@ class VirtualHost:
 
     def queue_unbind(self, owner: Any, queue: str, exchange: str, routing_key: str,
                      arguments: dict | None) -> None:
+        """``queue.unbind``: a missing binding is fine; 405 for another owner's exclusive queue."""
         queue, exchange = strip_crlf(queue), strip_crlf(exchange)
         if exchange == "":
             raise self._default_refused()
@@ -222,6 +229,7 @@ class VirtualHost:
         self._remove_binding(binding)
 
     def exchange_bind(self, destination: str, source: str, routing_key: str, arguments: dict | None) -> None:
+        """``exchange.bind``: 403 for the default exchange, 404 if either exchange is missing."""
         destination, source = strip_crlf(destination), strip_crlf(source)
         if destination == "" or source == "":
             raise self._default_refused()
@@ -230,6 +238,7 @@ class VirtualHost:
         self.add_binding(src, dst, routing_key, arguments)
 
     def exchange_unbind(self, destination: str, source: str, routing_key: str, arguments: dict | None) -> None:
+        """``exchange.unbind``: a missing binding or exchange is fine."""
         destination, source = strip_crlf(destination), strip_crlf(source)
         if destination == "" or source == "":
             raise self._default_refused()
@@ -249,6 +258,9 @@ class VirtualHost:
     def queue_declare(self, owner: Any, name: str, passive: bool = False,
                       durable: bool = False, exclusive: bool = False, auto_delete: bool = False,
                       arguments: dict | None = None) -> Queue:
+        """``queue.declare``: the new or existing queue (``''``: a server-named one).  403 for ``amq.*``
+        names, 404 (passive, missing), 405 (another owner's exclusive queue), 406 (declared
+        differently, invalid arguments)."""
         arguments = dict(arguments) if arguments else {}
         now = self.kernel.clock.now_ms()
         if passive:
@@ -300,10 +312,13 @@ class VirtualHost:
             self.delete_queue_now(queue)
 
     def queue_purge(self, owner: Any, name: str) -> int:
+        """``queue.purge``: drop the ready messages (not dead-lettered); returns how many."""
         return self.queue_for(owner, name).purge()
 
     def queue_delete(self, owner: Any, name: str, if_unused: bool = False,
                      if_empty: bool = False) -> int:
+        """``queue.delete``: the count of ready messages it held (0 if missing).  405 for another owner's
+        exclusive queue, 406 if in use/not empty with the flags, 540 for those flags on quorum queues."""
         name = strip_crlf(name)
         queue = self.queues.get(name)
         if queue is None:
