@@ -22,9 +22,10 @@ test's broker.
 
 from . import connection, data, exceptions, frame, spec
 from .blocking_connection import (BlockingChannel, BlockingConnection, ReturnedMessage, default_broker,
-                                  reset_default_broker, translate_error)
+                                  reset_default_broker)
 from .connection import ConnectionParameters, Parameters, PlainCredentials, URLParameters
 from .spec import BasicProperties, DeliveryMode, ExchangeType
+from .translate import translate_error
 
 #: True when the facade uses pika's own classes (pika is importable); False for the built-in equivalents
 USING_PIKA: bool = spec.USING_PIKA
