@@ -10,7 +10,7 @@
 
 Everything pika's ``BlockingConnection``/``BlockingChannel`` offers is here with pika 1.x's names,
 defaults, return values, client-side checks and exceptions, and the broker behaves as RabbitMQ 3.10
-(SEMANTICS.md).  When pika is importable the facade takes and gives pika's own objects
+(docs/semantics.md).  When pika is importable the facade takes and gives pika's own objects
 (``pika.BasicProperties``, ``pika.spec`` methods, ``pika.frame.Method``, ``pika.exceptions``); without
 pika, :mod:`.spec`, :mod:`.exceptions`, :mod:`.frame` and :mod:`.connection` provide equivalents under
 the same names (``USING_PIKA`` says which).

@@ -15,7 +15,7 @@ call that waits for the broker (synchronous methods, a publish in confirm mode, 
 ``close()``), and in ``process_data_events``, ``sleep``, ``start_consuming`` and the ``consume()``
 generator.  Asynchronous methods (publish without confirms, ack, nack, reject) read nothing.
 
-SEMANTICS §1.4 then follows without special cases.  A publish or ack that the core refuses returns
+docs/semantics.md §1.4 then follows without special cases.  A publish or ack that the core refuses returns
 normally: the core closed the channel at once, but the close is "in the socket".  The next call on that
 channel that waits for the broker reads it and raises ``ChannelClosedByBroker``; a read caused by
 anything else (another channel's call, ``process_data_events`` ...) only marks the channel closed, and
