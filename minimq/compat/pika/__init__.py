@@ -10,7 +10,7 @@
 
 Everything pika's ``BlockingConnection``/``BlockingChannel`` offers is here with pika 1.x's names,
 defaults, return values, client-side checks and exceptions, and the broker behaves as RabbitMQ 3.10
-(SEMANTICS.md).  When pika is importable the facade takes and gives pika's own objects
+(docs/semantics.md).  When pika is importable the facade takes and gives pika's own objects
 (``pika.BasicProperties``, ``pika.spec`` methods, ``pika.frame.Method``, ``pika.exceptions``); without
 pika, :mod:`.spec`, :mod:`.exceptions`, :mod:`.frame` and :mod:`.connection` provide equivalents under
 the same names (``USING_PIKA`` says which).
@@ -22,9 +22,10 @@ test's broker.
 
 from . import connection, data, exceptions, frame, spec
 from .blocking_connection import (BlockingChannel, BlockingConnection, ReturnedMessage, default_broker,
-                                  reset_default_broker, translate_error)
+                                  reset_default_broker)
 from .connection import ConnectionParameters, Parameters, PlainCredentials, URLParameters
 from .spec import BasicProperties, DeliveryMode, ExchangeType
+from .translate import translate_error
 
 #: True when the facade uses pika's own classes (pika is importable); False for the built-in equivalents
 USING_PIKA: bool = spec.USING_PIKA

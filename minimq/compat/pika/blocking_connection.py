@@ -15,7 +15,7 @@ call that waits for the broker (synchronous methods, a publish in confirm mode, 
 ``close()``), and in ``process_data_events``, ``sleep``, ``start_consuming`` and the ``consume()``
 generator.  Asynchronous methods (publish without confirms, ack, nack, reject) read nothing.
 
-SEMANTICS §1.4 then follows without special cases.  A publish or ack that the core refuses returns
+docs/semantics.md §1.4 then follows without special cases.  A publish or ack that the core refuses returns
 normally: the core closed the channel at once, but the close is "in the socket".  The next call on that
 channel that waits for the broker reads it and raises ``ChannelClosedByBroker``; a read caused by
 anything else (another channel's call, ``process_data_events`` ...) only marks the channel closed, and
@@ -27,17 +27,18 @@ add_callback_threadsafe` may be called from others.  Each core channel's ``on_ev
 core on whichever thread produced the events) and ``add_callback_threadsafe`` notify one condition that
 a waiting ``process_data_events`` sleeps on.
 
-Errors.  Core errors become pika exceptions in one place, :func:`translate_error`.
+Errors.  Core errors become pika exceptions in one place, :func:`.translate.translate_error`.
+
+Helpers live beside this module: :mod:`.translate` (error translation), :mod:`.validators` (pika's
+client-side argument checks), :mod:`.codec` (the modelled wire: encoding checks, tables, properties,
+frame size) and :mod:`.timers` (the ioloop timers).  They do not import this module.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import heapq
-import itertools
 import logging
-import struct
 import threading
 import time
 import uuid
@@ -48,27 +49,27 @@ from typing import Any, Callable, Iterator
 from ... import errors as core_errors
 from ...broker import Broker
 from ...channel import PublishOutcome
-from ...message import ConsumerCancelled, Delivery, Properties, Returned
-from . import data, exceptions, frame, spec
+from ...message import ConsumerCancelled, Delivery, Returned
+from . import exceptions, frame, spec
+from .codec import (check_channel_number, content_header_error, properties_to_core, properties_to_pika,
+                    short_string_ok, wire)
 from .connection import Parameters
+from .data import as_bytes
+from .timers import TimerQueue, _IoloopTimerContext, _TimerEvt
+from .translate import CORE_ERRORS, translate_error
+from .validators import require_callback, require_string, zero_or_greater
 
-__all__ = ["BlockingConnection", "BlockingChannel", "ReturnedMessage", "translate_error", "default_broker",
-           "reset_default_broker"]
+__all__ = ["BlockingConnection", "BlockingChannel", "ReturnedMessage", "default_broker", "reset_default_broker"]
 
 LOGGER = logging.getLogger("minimq.compat.pika")
 LOGGER.addHandler(logging.NullHandler())  # as pika does: silent unless the application configures logging
 
 #: pika's negotiated ``channel_max`` against RabbitMQ (client 65535, server 2047)
 CHANNEL_MAX = 2047
-#: the frame size RabbitMQ 3.10 negotiates with pika
-FRAME_MAX = 131072
-#: class id, weight and body size before the properties in a content header frame's payload
-_CONTENT_HEADER_FIXED = 12
 #: longest single sleep while waiting for events; bounds how late a waiter notices a connection the
 #: broker closed when it has no channel to be woken through
 _MAX_WAIT = 0.5
 
-_CORE_ERRORS = (core_errors.AMQPError, core_errors.ChannelClosed, core_errors.ConnectionClosed)
 _NACKED = PublishOutcome.NACKED
 
 
@@ -98,123 +99,7 @@ def reset_default_broker() -> None:
 
 
 # ------------------------------------------------------------------------------------------------
-# The one error translation
-
-
-def translate_error(error: BaseException, *, opening: bool = False) -> BaseException:
-    """The pika exception a pika user sees for a core error (the facade's single translation point).
-
-    * :class:`minimq.errors.ChannelError` (soft) -> ``ChannelClosedByBroker(reply_code, reply_text)``
-    * :class:`minimq.errors.ConnectionError` (hard) -> ``ConnectionClosedByBroker(reply_code, reply_text)``;
-      while the connection is being opened (``opening``), what pika's constructor raises instead:
-      ``ProbableAccessDeniedError`` for 530 (unknown vhost), ``ProbableAuthenticationError`` for 403
-      (login refused), else ``AMQPConnectionError``
-    * :class:`minimq.errors.ChannelClosed` -> ``ChannelWrongStateError('Channel is closed.')``
-    * :class:`minimq.errors.ConnectionClosed` -> ``ConnectionWrongStateError``
-
-    The reply text is the one that crosses the wire (see :func:`_wire_reply_text`).  Anything else is
-    returned unchanged.
-    """
-    if isinstance(error, core_errors.ChannelError):
-        return exceptions.ChannelClosedByBroker(error.reply_code, _wire_reply_text(error.reply_text))
-    if isinstance(error, core_errors.ConnectionError):
-        closed = exceptions.ConnectionClosedByBroker(error.reply_code, _wire_reply_text(error.reply_text))
-        if not opening:
-            return closed
-        if error.reply_code == 530:
-            return exceptions.ProbableAccessDeniedError(repr(closed))
-        if error.reply_code == 403:
-            return exceptions.ProbableAuthenticationError(repr(closed))
-        return exceptions.AMQPConnectionError(repr(closed))
-    if isinstance(error, core_errors.ChannelClosed):
-        return exceptions.ChannelWrongStateError("Channel is closed.")
-    if isinstance(error, core_errors.ConnectionClosed):
-        return exceptions.ConnectionWrongStateError("Attempted to send a frame on closed connection.")
-    return error
-
-
-def _wire_reply_text(text: str) -> Any:
-    """A reply text as pika receives it: a short string, so RabbitMQ cuts a text over 255 bytes to its
-    first 252 bytes + ``...`` (``rabbit_binary_generator``), and pika keeps bytes it cannot decode."""
-    raw = text.encode()
-    if len(raw) <= 255:
-        return text
-    raw = raw[:252] + b"..."
-    try:
-        return raw.decode()
-    except UnicodeDecodeError:
-        return raw
-
-
-# ------------------------------------------------------------------------------------------------
-# pika's client-side validators, wire round trip, property translation
-
-
-def _require_string(value: Any, value_name: str) -> None:
-    if not isinstance(value, str):
-        raise TypeError(f"{value_name} must be a str or unicode str, but got {value!r}")
-
-
-def _require_callback(callback: Any, callback_name: str = "callback") -> None:
-    if not callable(callback):
-        raise TypeError(f"callback {callback_name} must be callable, but got {callback!r}")
-
-
-def _zero_or_greater(name: str, value: Any) -> None:
-    if int(value) < 0:
-        raise ValueError(f"{name} must be >= 0, but got {value}")
-
-
-def _wire(method: Any) -> Any:
-    """``method`` as the broker receives it: encoded by pika's rules (raising what pika raises --
-    ``ShortStringTooLong``, ``UnsupportedAMQPFieldException``, ``AssertionError`` for a non-string name)
-    and decoded again."""
-    return type(method)().decode(b"".join(method.encode()))
-
-
-def _copy_table(table: dict) -> dict:
-    """A table as pika decodes it after a round trip through the wire (fresh objects every time)."""
-    pieces: list = []
-    data.encode_table(pieces, table)
-    return data.decode_table(b"".join(pieces), 0)[0]
-
-
-def _properties_to_core(properties: Any) -> tuple[Properties | None, int]:
-    """What the broker receives for pika ``properties`` (None when no property is set), and the size
-    of the content header frame's payload that carries them."""
-    encoded = b"".join(properties.encode())
-    struct.pack(">H", properties.INDEX)  # as pika's content header frame: fails for other objects
-    wire = spec.BasicProperties().decode(encoded)
-    size = _CONTENT_HEADER_FIXED + len(encoded)
-    values = (wire.content_type, wire.content_encoding, wire.headers, wire.delivery_mode, wire.priority,
-              wire.correlation_id, wire.reply_to, wire.expiration, wire.message_id, wire.timestamp, wire.type,
-              wire.user_id, wire.app_id, wire.cluster_id)
-    if values.count(None) == 14:
-        return None, size
-    return Properties(*values), size
-
-
-def _properties_to_pika(props: Properties | None) -> Any:
-    """The ``BasicProperties`` pika decodes from what the broker delivers (a new object every time)."""
-    if props is None:
-        return spec.BasicProperties()
-    headers = props.headers
-    return spec.BasicProperties(props.content_type, props.content_encoding,
-                                None if headers is None else _copy_table(headers), props.delivery_mode,
-                                props.priority, props.correlation_id, props.reply_to, props.expiration,
-                                props.message_id, props.timestamp, props.type, props.user_id, props.app_id,
-                                props.cluster_id)
-
-
-def _as_bytes(value: Any) -> bytes:
-    if not isinstance(value, bytes):
-        return value.encode("UTF-8")
-    return value
-
-
-def _short_string_ok(value: Any) -> bool:
-    """Fast path: a ``str`` that certainly encodes to at most 255 bytes (else take the full encoder)."""
-    return type(value) is str and (len(value) <= 63 or len(value.encode()) <= 255)
+# ReturnedMessage (pika's class: what UnroutableError carries in publisher-confirm mode)
 
 
 try:  # pika's own class when pika is importable, so isinstance checks against pika keep working
@@ -234,22 +119,6 @@ except ImportError:
 
 # ------------------------------------------------------------------------------------------------
 # Events waiting for dispatch (pika's names)
-
-
-class _TimerEvt:
-    """A timer created via ``BlockingConnection.call_later``."""
-
-    __slots__ = ("timer_id", "_callback")
-
-    def __init__(self, callback: Callable[[], Any]) -> None:
-        self._callback = callback
-        self.timer_id: Any = None
-
-    def __repr__(self) -> str:
-        return f"<{self.__class__.__name__} timer_id={self.timer_id} callback={self._callback}>"
-
-    def dispatch(self) -> None:
-        self._callback()
 
 
 class _ConsumerDeliveryEvt:
@@ -334,30 +203,6 @@ class _QueueConsumerGeneratorInfo:
         return f"<{self.__class__.__name__} params={self.params!r} consumer_tag={self.consumer_tag!r}>"
 
 
-class _IoloopTimerContext:
-    """A private timer for the duration of a wait; unregistered on exit if it has not fired."""
-
-    def __init__(self, duration: float, connection: BlockingConnection) -> None:
-        self._duration = duration
-        self._connection = connection
-        self._fired = False
-        self._timer_id: Any = None
-
-    def _fire(self) -> None:
-        self._fired = True
-
-    def __enter__(self) -> _IoloopTimerContext:
-        self._timer_id = self._connection._adapter_call_later(self._duration, self._fire)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if not self._fired:
-            self._connection._adapter_remove_timeout(self._timer_id)
-
-    def is_ready(self) -> bool:
-        return self._fired
-
-
 # ------------------------------------------------------------------------------------------------
 # BlockingConnection
 
@@ -383,9 +228,8 @@ class BlockingConnection:
         self._channels_pending_dispatch: set[int] = set()
         #: channels open as pika sees them (a channel the broker closed stays until its close is read)
         self._channels: dict[int, BlockingChannel] = {}
-        self._timers: list[tuple[float, int]] = []
-        self._timer_callbacks: dict[int, Callable[[], Any]] = {}
-        self._timer_ids = itertools.count(1)
+        #: the ioloop's timers: call_later's and the deadlines of waits with a time limit
+        self._timer_queue = TimerQueue()
         self._threadsafe_callbacks: deque = deque()
         #: the pika-side close reason; None while open
         self._closed_error: BaseException | None = None
@@ -511,8 +355,7 @@ class BlockingConnection:
             channel._on_channel_closed(error)
         self._channels.clear()
         self._ready_events.clear()
-        self._timers.clear()
-        self._timer_callbacks.clear()
+        self._timer_queue.clear()
         self._threadsafe_callbacks.clear()
 
     def _flush_output(self, *waiters: Callable[[], bool]) -> None:
@@ -543,49 +386,23 @@ class BlockingConnection:
     def _poll_timeout(self) -> float:
         if self._threadsafe_callbacks:
             return 0.0
-        timeout = _MAX_WAIT
-        timers = self._timers
-        callbacks = self._timer_callbacks
-        while timers and timers[0][1] not in callbacks:
-            heapq.heappop(timers)  # removed timer
-        if timers:
-            timeout = min(timeout, timers[0][0] - time.monotonic())
-        return max(timeout, 0.0)
+        return self._timer_queue.seconds_until_next(_MAX_WAIT)
 
     def _process_timeouts(self) -> None:
         threadsafe = self._threadsafe_callbacks
         while threadsafe:
             # pika turns a threadsafe callback into a 0-delay timer (reentrancy rules apply)
             self.call_later(0, threadsafe.popleft())
-        timers = self._timers
-        callbacks = self._timer_callbacks
-        now = time.monotonic()
-        while timers and timers[0][0] <= now:
-            _, timer_id = heapq.heappop(timers)
-            callback = callbacks.pop(timer_id, None)
-            if callback is not None:
-                callback()
+        self._timer_queue.run_due()
 
     def _adapter_call_later(self, delay: float, callback: Callable[[], Any]) -> int:
         """pika's ioloop timer: every wait with a time limit and every ``call_later`` goes through it."""
         if self.is_closed:
             raise ValueError("Timeout closed before call")  # pika's ioloop is gone with the connection
-        if delay < 0:
-            raise ValueError(f"call_later: delay must be non-negative, but got {delay!r}")
-        timer_id = next(self._timer_ids)
-        self._timer_callbacks[timer_id] = callback
-        heapq.heappush(self._timers, (time.monotonic() + max(delay, 0), timer_id))
-        return timer_id
+        return self._timer_queue.call_later(delay, callback)
 
     def _adapter_remove_timeout(self, timer_id: Any) -> None:
-        callbacks = self._timer_callbacks
-        callbacks.pop(timer_id, None)
-        timers = self._timers
-        if len(timers) > 64 and len(timers) > 2 * len(callbacks):
-            # removed timers stay in the heap until due; compact when they dominate (in place: callers
-            # may hold the list)
-            timers[:] = [entry for entry in timers if entry[1] in callbacks]
-            heapq.heapify(timers)
+        self._timer_queue.remove_timeout(timer_id)
 
     def _request_channel_dispatch(self, channel_number: int) -> None:
         self._channels_pending_dispatch.add(channel_number)
@@ -624,15 +441,15 @@ class BlockingConnection:
     # -- public API ------------------------------------------------------------------------------
     def add_on_connection_blocked_callback(self, callback: Callable) -> None:
         """Accepted for compatibility: a minimq broker never blocks publishers."""
-        _require_callback(callback)
+        require_callback(callback)
 
     def add_on_connection_unblocked_callback(self, callback: Callable) -> None:
         """Accepted for compatibility: a minimq broker never blocks publishers."""
-        _require_callback(callback)
+        require_callback(callback)
 
     def call_later(self, delay: float, callback: Callable[[], Any]) -> int:
         """Run ``callback()`` after ``delay`` seconds, from ``process_data_events``/``start_consuming``."""
-        _require_callback(callback)
+        require_callback(callback)
         evt = _TimerEvt(callback=callback)
         timer_id = self._adapter_call_later(delay, functools.partial(self._on_timer_ready, evt))
         evt.timer_id = timer_id
@@ -681,7 +498,7 @@ class BlockingConnection:
                     channel.close(reply_code, reply_text)
                 except exceptions.ChannelClosed as exc:
                     LOGGER.warning("Got ChannelClosed while closing channel from connection.close: %r", exc)
-        _wire(spec.Connection.Close(reply_code, reply_text, 0, 0))
+        wire(spec.Connection.Close(reply_code, reply_text, 0, 0))
         if self._impl.is_open:
             self._impl.close()
             self._on_closed(exceptions.ConnectionClosedByClient(reply_code, reply_text))
@@ -726,10 +543,10 @@ class BlockingConnection:
         if not channel_number:
             channel_number = self._next_channel_number()
         else:
-            struct.pack(">H", channel_number)  # pika's frame encoding refuses it, the connection stays open
+            check_channel_number(channel_number)  # pika's frame encoding refuses it, the connection stays open
         try:
             impl = self._impl.channel(channel_number, inline=False)
-        except _CORE_ERRORS as error:
+        except CORE_ERRORS as error:
             self._await_reply()  # the connection is closed: reading its close raises
             raise translate_error(error) from None
         channel = BlockingChannel(impl, self)
@@ -755,7 +572,7 @@ class BlockingConnection:
         if channel is None:
             self._impl.close_with_error(core_errors.ChannelErrorHard("expected 'channel.open'"))
             return
-        with contextlib.suppress(*_CORE_ERRORS):
+        with contextlib.suppress(*CORE_ERRORS):
             channel._impl.basic_get(queue, no_ack)
 
     @property
@@ -889,7 +706,7 @@ class BlockingChannel:
             self._on_deliver(event)
         elif kind is Returned:
             method = spec.Basic.Return(event.reply_code, event.reply_text, event.exchange, event.routing_key)
-            properties = _properties_to_pika(event.properties)
+            properties = properties_to_pika(event.properties)
             body = event.body
             for callback in self._return_callbacks:
                 self._add_pending_event(_ReturnedMessageEvt(callback, self, method, properties, body))
@@ -906,7 +723,7 @@ class BlockingChannel:
         if tag in self._cancelling:
             # pika's impl refuses deliveries for a consumer it is cancelling (auto-ack ones are dropped)
             if info is None or not info.auto_ack:
-                with contextlib.suppress(*_CORE_ERRORS):
+                with contextlib.suppress(*CORE_ERRORS):
                     self._impl.basic_reject(delivery.delivery_tag, True)
             return
         if info is None:
@@ -914,7 +731,7 @@ class BlockingChannel:
             return
         method = spec.Basic.Deliver(tag, delivery.delivery_tag, delivery.redelivered, delivery.exchange,
                                     delivery.routing_key)
-        evt = _ConsumerDeliveryEvt(method, _properties_to_pika(delivery.properties), delivery.body)
+        evt = _ConsumerDeliveryEvt(method, properties_to_pika(delivery.properties), delivery.body)
         if info.alternate_event_sink is not None:
             info.alternate_event_sink(evt)
         else:
@@ -966,7 +783,7 @@ class BlockingChannel:
         reads = connection._read_count
         try:
             result = operation(*args)
-        except _CORE_ERRORS as error:
+        except CORE_ERRORS as error:
             self._flush_output(lambda: connection._read_count != reads)
             raise translate_error(error) from None  # the core refused without closing anything
         self._flush_output(lambda: connection._read_count != reads)
@@ -977,7 +794,7 @@ class BlockingChannel:
         later read."""
         try:
             return operation(*args)
-        except _CORE_ERRORS:
+        except CORE_ERRORS:
             return None
 
     def _write_async(self, operation: Callable, *args: Any) -> Any:
@@ -1019,7 +836,7 @@ class BlockingChannel:
         self._raise_if_not_open()
         try:
             self._cancel_all_consumers()
-            _wire(spec.Channel.Close(reply_code, reply_text, 0, 0))
+            wire(spec.Channel.Close(reply_code, reply_text, 0, 0))
             connection = self._connection
             reads = connection._read_count
             if self._impl.is_open:
@@ -1034,7 +851,7 @@ class BlockingChannel:
     def flow(self, active: bool) -> bool:
         """``channel.flow``; RabbitMQ supports only ``active=True`` (False closes the connection: 540)."""
         self._raise_if_not_open()
-        method = _wire(spec.Channel.Flow(active))
+        method = wire(spec.Channel.Flow(active))
         return bool(self._rpc(self._impl.flow, method.active))
 
     def add_on_cancel_callback(self, callback: Callable) -> None:
@@ -1054,8 +871,8 @@ class BlockingChannel:
                       arguments: dict | None = None) -> str:
         """Start a consumer; ``on_message_callback(channel, method, properties, body)`` runs from
         ``process_data_events``/``start_consuming``.  Returns the consumer tag (``ctag<n>.<hex>`` if none)."""
-        _require_string(queue, "queue")
-        _require_callback(on_message_callback, "on_message_callback")
+        require_string(queue, "queue")
+        require_callback(on_message_callback, "on_message_callback")
         return self._basic_consume_impl(queue=queue, on_message_callback=on_message_callback, auto_ack=auto_ack,
                                         exclusive=exclusive, consumer_tag=consumer_tag, arguments=arguments)
 
@@ -1073,9 +890,9 @@ class BlockingChannel:
                                                            on_message_callback=on_message_callback,
                                                            alternate_event_sink=alternate_event_sink)
         try:
-            _require_string(queue, "queue")
+            require_string(queue, "queue")
             self._raise_if_not_open()
-            method = _wire(spec.Basic.Consume(queue=queue, consumer_tag=consumer_tag, no_ack=auto_ack,
+            method = wire(spec.Basic.Consume(queue=queue, consumer_tag=consumer_tag, no_ack=auto_ack,
                                               exclusive=exclusive, arguments=arguments or dict()))
             self._rpc(self._impl.basic_consume, method.queue, None, method.no_ack, method.exclusive,
                       method.consumer_tag, method.arguments)
@@ -1106,13 +923,13 @@ class BlockingChannel:
                 for message in self._remove_pending_deliveries(consumer_tag):
                     self._raise_if_not_open()
                     self._send_async(self._impl.basic_reject, message.method.delivery_tag, True)
-            _require_string(consumer_tag, "consumer_tag")
+            require_string(consumer_tag, "consumer_tag")
             self._raise_if_not_open()
             if cancelled_by_broker:
                 # pika's impl already forgot the consumer: it sends nothing and waits for nothing
                 self._flush_output()
             else:
-                _wire(spec.Basic.Cancel(consumer_tag=consumer_tag, nowait=False))
+                wire(spec.Basic.Cancel(consumer_tag=consumer_tag, nowait=False))
                 self._cancelling.add(consumer_tag)
                 try:
                     self._rpc(self._impl.basic_cancel, consumer_tag)
@@ -1252,13 +1069,13 @@ class BlockingChannel:
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
         self._raise_if_not_open()
         if type(delivery_tag) is not int or not 0 <= delivery_tag < 1 << 64:
-            delivery_tag = _wire(spec.Basic.Ack(delivery_tag, multiple)).delivery_tag
+            delivery_tag = wire(spec.Basic.Ack(delivery_tag, multiple)).delivery_tag
         self._write_async(self._impl.basic_ack, delivery_tag, bool(multiple))
 
     def basic_nack(self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True) -> None:
         self._raise_if_not_open()
         if type(delivery_tag) is not int or not 0 <= delivery_tag < 1 << 64:
-            delivery_tag = _wire(spec.Basic.Nack(delivery_tag, multiple, requeue)).delivery_tag
+            delivery_tag = wire(spec.Basic.Nack(delivery_tag, multiple, requeue)).delivery_tag
         self._write_async(self._impl.basic_nack, delivery_tag, bool(multiple), bool(requeue))
 
     def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
@@ -1266,18 +1083,18 @@ class BlockingChannel:
         if not isinstance(delivery_tag, int):
             raise TypeError("delivery_tag must be an integer")
         if type(delivery_tag) is not int or not 0 <= delivery_tag < 1 << 64:
-            delivery_tag = _wire(spec.Basic.Reject(delivery_tag, requeue)).delivery_tag
+            delivery_tag = wire(spec.Basic.Reject(delivery_tag, requeue)).delivery_tag
         self._write_async(self._impl.basic_reject, delivery_tag, bool(requeue))
 
     # -- get / publish -----------------------------------------------------------------------------
     def basic_get(self, queue: str, auto_ack: bool = False) -> tuple:
         """``(Basic.GetOk, BasicProperties, body)``, or ``(None, None, None)`` if the queue is empty."""
-        _require_string(queue, "queue")
-        _require_string(queue, "queue")
+        require_string(queue, "queue")
+        require_string(queue, "queue")
         if self._getok_pending:
             raise exceptions.DuplicateGetOkCallback()
         self._getok_pending = True
-        method = _wire(spec.Basic.Get(queue=queue, no_ack=auto_ack))
+        method = wire(spec.Basic.Get(queue=queue, no_ack=auto_ack))
         connection = self._connection
         if connection.is_closed:
             raise exceptions.ConnectionWrongStateError("Attempted to send a frame on closed connection.")
@@ -1291,25 +1108,24 @@ class BlockingChannel:
             return None, None, None
         get_ok = spec.Basic.GetOk(delivery.delivery_tag, delivery.redelivered, delivery.exchange,
                                   delivery.routing_key, delivery.message_count)
-        return get_ok, _properties_to_pika(delivery.properties), delivery.body
+        return get_ok, properties_to_pika(delivery.properties), delivery.body
 
     def basic_publish(self, exchange: str, routing_key: str, body: Any, properties: Any = None,
                       mandatory: bool = False) -> None:
         """Publish.  In confirm mode waits for the confirm: ``UnroutableError`` if the message was returned,
         ``NackError`` if nacked; otherwise returns at once (a refusal surfaces at the next waiting call)."""
         self._raise_if_not_open()
-        body = _as_bytes(body)
-        if not (_short_string_ok(exchange) and _short_string_ok(routing_key)):
-            method = _wire(spec.Basic.Publish(exchange=exchange, routing_key=routing_key, mandatory=mandatory))
+        body = as_bytes(body)
+        if not (short_string_ok(exchange) and short_string_ok(routing_key)):
+            method = wire(spec.Basic.Publish(exchange=exchange, routing_key=routing_key, mandatory=mandatory))
             exchange, routing_key = method.exchange, method.routing_key
         core_properties = None
         if properties is not None:
-            core_properties, header_size = _properties_to_core(properties)
-            if header_size > FRAME_MAX:
-                # RabbitMQ cannot take the content header frame: it closes the connection (it allows 8
-                # bytes of slack over frame_max - 8 for clients that count the frame's own header)
-                self._connection._impl.close_with_error(core_errors.FrameError(
-                    f"type 2, all octets = <<>>: {{frame_too_large,{header_size},{FRAME_MAX - 8}}}"))
+            core_properties, header_size = properties_to_core(properties)
+            too_large = content_header_error(header_size)
+            if too_large is not None:
+                # RabbitMQ cannot take the content header frame: it closes the connection
+                self._connection._impl.close_with_error(too_large)
                 if self._delivery_confirmation:
                     self._connection._await_reply()  # reads the close: raises it
                 return
@@ -1333,16 +1149,16 @@ class BlockingChannel:
     # -- qos, recover, confirms ---------------------------------------------------------------------
     def basic_qos(self, prefetch_size: int = 0, prefetch_count: int = 0, global_qos: bool = False) -> None:
         self._raise_if_not_open()
-        _zero_or_greater("prefetch_size", prefetch_size)
-        _zero_or_greater("prefetch_count", prefetch_count)
-        method = _wire(spec.Basic.Qos(prefetch_size, prefetch_count, global_qos))
+        zero_or_greater("prefetch_size", prefetch_size)
+        zero_or_greater("prefetch_count", prefetch_count)
+        method = wire(spec.Basic.Qos(prefetch_size, prefetch_count, global_qos))
         self._rpc(self._impl.basic_qos, method.prefetch_size, method.prefetch_count, method.global_qos)
 
     def basic_recover(self, requeue: bool = False) -> None:
         """Requeue the channel's unacked messages.  pika's default ``requeue=False`` is refused by
         RabbitMQ with 540 (the connection closes)."""
         self._raise_if_not_open()
-        method = _wire(spec.Basic.Recover(requeue))
+        method = wire(spec.Basic.Recover(requeue))
         self._rpc(self._impl.basic_recover, method.requeue)
 
     def confirm_delivery(self) -> None:
@@ -1358,12 +1174,12 @@ class BlockingChannel:
     def exchange_declare(self, exchange: str, exchange_type: Any = spec.ExchangeType.direct,
                          passive: bool = False, durable: bool = False, auto_delete: bool = False,
                          internal: bool = False, arguments: dict | None = None) -> Any:
-        _require_string(exchange, "exchange")
-        _require_string(exchange, "exchange")
+        require_string(exchange, "exchange")
+        require_string(exchange, "exchange")
         self._raise_if_not_open()
         if isinstance(exchange_type, Enum):
             exchange_type = exchange_type.value
-        m = _wire(spec.Exchange.Declare(0, exchange, exchange_type, passive, durable, auto_delete, internal,
+        m = wire(spec.Exchange.Declare(0, exchange, exchange_type, passive, durable, auto_delete, internal,
                                         False, arguments or dict()))
         self._rpc(self._impl.exchange_declare, m.exchange, m.type, m.passive, m.durable, m.auto_delete,
                   m.internal, m.arguments)
@@ -1371,23 +1187,23 @@ class BlockingChannel:
 
     def exchange_delete(self, exchange: str | None = None, if_unused: bool = False) -> Any:
         self._raise_if_not_open()
-        m = _wire(spec.Exchange.Delete(0, exchange, if_unused, False))
+        m = wire(spec.Exchange.Delete(0, exchange, if_unused, False))
         self._rpc(self._impl.exchange_delete, m.exchange, m.if_unused)
         return self._frame(spec.Exchange.DeleteOk())
 
     def exchange_bind(self, destination: str, source: str, routing_key: str = "",
                       arguments: dict | None = None) -> Any:
-        _require_string(destination, "destination")
-        _require_string(source, "source")
+        require_string(destination, "destination")
+        require_string(source, "source")
         self._raise_if_not_open()
-        m = _wire(spec.Exchange.Bind(0, destination, source, routing_key, False, arguments or dict()))
+        m = wire(spec.Exchange.Bind(0, destination, source, routing_key, False, arguments or dict()))
         self._rpc(self._impl.exchange_bind, m.destination, m.source, m.routing_key, m.arguments)
         return self._frame(spec.Exchange.BindOk())
 
     def exchange_unbind(self, destination: str | None = None, source: str | None = None, routing_key: str = "",
                         arguments: dict | None = None) -> Any:
         self._raise_if_not_open()
-        m = _wire(spec.Exchange.Unbind(0, destination, source, routing_key, False, arguments))
+        m = wire(spec.Exchange.Unbind(0, destination, source, routing_key, False, arguments))
         self._rpc(self._impl.exchange_unbind, m.destination, m.source, m.routing_key, m.arguments)
         return self._frame(spec.Exchange.UnbindOk())
 
@@ -1396,49 +1212,49 @@ class BlockingChannel:
                       auto_delete: bool = False, arguments: dict | None = None) -> Any:
         """Declare a queue (``''``: server-named); the frame's ``method`` is ``Queue.DeclareOk(queue,
         message_count, consumer_count)``."""
-        _require_string(queue, "queue")
-        _require_string(queue, "queue")
+        require_string(queue, "queue")
+        require_string(queue, "queue")
         self._raise_if_not_open()
-        m = _wire(spec.Queue.Declare(0, queue, passive, durable, exclusive, auto_delete, False, arguments or dict()))
+        m = wire(spec.Queue.Declare(0, queue, passive, durable, exclusive, auto_delete, False, arguments or dict()))
         ok = self._rpc(self._impl.queue_declare, m.queue, m.passive, m.durable, m.exclusive, m.auto_delete,
                        m.arguments)
         return self._frame(spec.Queue.DeclareOk(ok.queue, ok.message_count, ok.consumer_count))
 
     def queue_delete(self, queue: str, if_unused: bool = False, if_empty: bool = False) -> Any:
         self._raise_if_not_open()
-        _require_string(queue, "queue")
-        m = _wire(spec.Queue.Delete(0, queue, if_unused, if_empty, False))
+        require_string(queue, "queue")
+        m = wire(spec.Queue.Delete(0, queue, if_unused, if_empty, False))
         count = self._rpc(self._impl.queue_delete, m.queue, m.if_unused, m.if_empty)
         return self._frame(spec.Queue.DeleteOk(count))
 
     def queue_purge(self, queue: str) -> Any:
         self._raise_if_not_open()
-        _require_string(queue, "queue")
-        m = _wire(spec.Queue.Purge(0, queue, False))
+        require_string(queue, "queue")
+        m = wire(spec.Queue.Purge(0, queue, False))
         count = self._rpc(self._impl.queue_purge, m.queue)
         return self._frame(spec.Queue.PurgeOk(count))
 
     def queue_bind(self, queue: str, exchange: str, routing_key: str | None = None,
                    arguments: dict | None = None) -> Any:
         """Bind; ``routing_key=None`` means the queue's name (pika sends the queue name as the key)."""
-        _require_string(queue, "queue")
-        _require_string(exchange, "exchange")
-        _require_string(queue, "queue")
-        _require_string(exchange, "exchange")
+        require_string(queue, "queue")
+        require_string(exchange, "exchange")
+        require_string(queue, "queue")
+        require_string(exchange, "exchange")
         self._raise_if_not_open()
         if routing_key is None:
             routing_key = queue
-        m = _wire(spec.Queue.Bind(0, queue, exchange, routing_key, False, arguments or dict()))
+        m = wire(spec.Queue.Bind(0, queue, exchange, routing_key, False, arguments or dict()))
         self._rpc(self._impl.queue_bind, m.queue, m.exchange, m.routing_key, m.arguments)
         return self._frame(spec.Queue.BindOk())
 
     def queue_unbind(self, queue: str, exchange: str, routing_key: str | None = None,
                      arguments: dict | None = None) -> Any:
         self._raise_if_not_open()
-        _require_string(queue, "queue")
+        require_string(queue, "queue")
         if routing_key is None:
             routing_key = queue
-        m = _wire(spec.Queue.Unbind(0, queue, exchange, routing_key, arguments or dict()))
+        m = wire(spec.Queue.Unbind(0, queue, exchange, routing_key, arguments or dict()))
         self._rpc(self._impl.queue_unbind, m.queue, m.exchange, m.routing_key, m.arguments)
         return self._frame(spec.Queue.UnbindOk())
 

@@ -2,7 +2,7 @@
 
 The facade pushes every table it sends (headers, declare/bind/consume arguments) through
 ``encode_table`` + ``decode_table``, exactly as the bytes would travel to RabbitMQ and back.  That is
-how values arrive "as pika would decode them" (SEMANTICS §9.2): ``Decimal`` normalised, ``datetime``
+how values arrive "as pika would decode them" (docs/semantics.md §9.2): ``Decimal`` normalised, ``datetime``
 truncated to whole seconds (and returned as pika returns it), large ``int`` as 64-bit, ``float``
 refused with ``UnsupportedAMQPFieldException``, keys over 255 bytes refused with ``ShortStringTooLong``.
 
