@@ -1,4 +1,4 @@
-"""The pika facade: pika's BlockingConnection API, pika's objects, pika's timing (SEMANTICS §1.4, §16).
+"""The pika facade: pika's BlockingConnection API, pika's objects, pika's timing (docs/semantics.md §1.4, §16).
 
 Everything is imported from ``minimq.compat.pika``, so the file also runs without pika installed
 (``test_without_pika`` reruns it in a subprocess with pika hidden); tests that compare with pika itself
@@ -515,7 +515,7 @@ def test_cancel_of_unknown_tag_returns_empty_list(ch, caplog):
 
 
 # ------------------------------------------------------------------------------------------------
-# asynchronous errors (SEMANTICS §1.4)
+# asynchronous errors (docs/semantics.md §1.4)
 
 
 def test_async_error_surfaces_at_the_next_call_that_does_io(ch):

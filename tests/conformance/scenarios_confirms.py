@@ -1,4 +1,4 @@
-"""Publisher confirms, mandatory returns, transactions and mode switches (SEMANTICS §8, §16.2)."""
+"""Publisher confirms, mandatory returns, transactions and mode switches (docs/semantics.md §8, §16.2)."""
 
 from __future__ import annotations
 

@@ -508,7 +508,7 @@ def scenario_queue_purge(env, trace):
 
 
 # ------------------------------------------------------------------------------------------------
-# argument validation (SEMANTICS §6.2)
+# argument validation (docs/semantics.md §6.2)
 
 
 @scenario

@@ -720,7 +720,7 @@ def scenario_consume_generator_arguments(env, trace):
 
 
 # ------------------------------------------------------------------------------------------------
-# direct reply-to (SEMANTICS §15)
+# direct reply-to (docs/semantics.md §15)
 
 
 @scenario

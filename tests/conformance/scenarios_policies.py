@@ -1,5 +1,5 @@
 """Queue policies: message TTL, dead-lettering and x-death, max-length/overflow, priority queues
-(SEMANTICS §10-§13).  x-expires is not covered (timing too coarse to observe deterministically).
+(docs/semantics.md §10-§13).  x-expires is not covered (timing too coarse to observe deterministically).
 
 TTLs are 50-100 ms and the scenarios sleep 0.3 s; asynchronous dead-lettering on the real server is
 waited for with ``env.barrier``."""

@@ -1,5 +1,5 @@
 """Message properties: the 14 basic properties, header value types, bodies, user_id, expiration and
-delivery_mode validation (SEMANTICS §9)."""
+delivery_mode validation (docs/semantics.md §9)."""
 
 from __future__ import annotations
 

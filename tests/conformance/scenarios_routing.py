@@ -1,4 +1,4 @@
-"""Routing: direct, fanout, topic (SEMANTICS §5.2 table), headers, CC/BCC, exchange-to-exchange,
+"""Routing: direct, fanout, topic (docs/semantics.md §5.2 table), headers, CC/BCC, exchange-to-exchange,
 alternate, internal, auto-delete, default and amq.* exchanges."""
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def scenario_fanout_one_copy_per_queue(env, trace):
 
 
 # ------------------------------------------------------------------------------------------------
-# topic (SEMANTICS §5.2)
+# topic (docs/semantics.md §5.2)
 
 TOPIC_KEYS = ["", ".", "..", "a", "a.", ".a", ".a.", "a.b", "a..b", "a...b", "b.a", "x.y.a", "a.x.b",
               "a.b.c", "a#", "a*", "#a", "#", "*"]
@@ -273,7 +273,7 @@ def scenario_headers_binding_identity(env, trace):
 
 
 # ------------------------------------------------------------------------------------------------
-# CC / BCC (SEMANTICS §5.4)
+# CC / BCC (docs/semantics.md §5.4)
 
 
 @scenario

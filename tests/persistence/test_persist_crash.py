@@ -28,7 +28,16 @@ import time
 import pytest
 
 CHILD = os.path.join(os.path.dirname(__file__), "crash_child.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROUNDS = 14
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a child: this checkout's package first on its path, so a plain checkout works
+    (nothing installed) and an installed copy elsewhere is not the one tested."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
 
 
 class Model:
@@ -162,7 +171,7 @@ def test_sigkill_at_random_moments_loses_no_confirmed_message(tmp_path):
         log_path = str(tmp_path / f"round{round_}.log")
         sync = "FULL" if round_ % 3 == 2 else "NORMAL"
         proc = subprocess.Popen([sys.executable, CHILD, db, log_path, str((round_ + 1) * 10_000_000),
-                                 str(rng.randrange(1 << 30)), sync], stderr=subprocess.PIPE)
+                                 str(rng.randrange(1 << 30)), sync], stderr=subprocess.PIPE, env=child_env())
         try:
             wait_ready(log_path, proc)
             time.sleep(rng.uniform(0.05, 0.6))
@@ -178,7 +187,8 @@ def test_sigkill_at_random_moments_loses_no_confirmed_message(tmp_path):
         integrity(db)
     # a last child only reports what it recovered, then closes cleanly
     log_path = str(tmp_path / "final.log")
-    subprocess.run([sys.executable, CHILD, db, log_path, "0", "0", "NORMAL", "--dump-only"], check=True, timeout=60)
+    subprocess.run([sys.executable, CHILD, db, log_path, "0", "0", "NORMAL", "--dump-only"], check=True, timeout=60,
+                   env=child_env())
     assert model.check_recovery(read_log(log_path), "final recovery")
     assert model.checked_rounds == ROUNDS + 1
     assert total_confirmed > 200, f"too little traffic to mean anything ({total_confirmed} confirms)"

@@ -1,4 +1,4 @@
-"""Headers-exchange bindings (SEMANTICS §5.3): matcher vs a reference, x-match errors, value equality.
+"""Headers-exchange bindings (docs/semantics.md §5.3): matcher vs a reference, x-match errors, value equality.
 
 The exact error texts and the value-equality expectations were recorded from RabbitMQ 3.10.8
 (Debian 3.10.8-1.1, OTP 25) through pika 1.4.
@@ -21,7 +21,7 @@ DT = datetime.datetime(2020, 1, 1)
 EPOCH = 1577836800
 
 # ---------------------------------------------------------------------------------------------
-# Reference: the table of SEMANTICS §5.3, as plainly as possible.
+# Reference: the table of docs/semantics.md §5.3, as plainly as possible.
 
 
 def ref_matches(arguments: dict | None, headers: dict | None) -> bool:

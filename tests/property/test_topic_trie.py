@@ -1,4 +1,4 @@
-"""TopicTrie against a ten-line reference matcher (SEMANTICS §5.2), with the cache off, tiny and on.
+"""TopicTrie against a ten-line reference matcher (docs/semantics.md §5.2), with the cache off, tiny and on.
 
 Every test runs once per cache size: 0 (no cache), 2 (constant eviction) and 1024.  Random
 add/remove sequences call ``_check()`` after every step; a mismatch prints the key, the bindings,
@@ -26,7 +26,7 @@ def cache_size(request: pytest.FixtureRequest) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Reference matcher: the rules of SEMANTICS §5.2, written as directly as possible.
+# Reference matcher: the rules of docs/semantics.md §5.2, written as directly as possible.
 
 
 def words(s: str) -> tuple[str, ...]:
@@ -169,7 +169,7 @@ def test_remove_everything_prunes_to_root(cache_size: int, patterns, keys) -> No
 
 
 # ---------------------------------------------------------------------------------------------
-# Fixed cases: SEMANTICS §5.2's table, row by row.
+# Fixed cases: docs/semantics.md §5.2's table, row by row.
 
 TABLE = [
     # (patterns, keys that match, keys that do not)

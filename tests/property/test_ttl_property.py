@@ -1,5 +1,5 @@
 """With random TTLs and random clock advances, no expired message is ever delivered, and every message
-that expires is dead-lettered exactly once (SEMANTICS.md §10, §11)."""
+that expires is dead-lettered exactly once (docs/semantics.md §10, §11)."""
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -1,4 +1,4 @@
-"""SEMANTICS §8: publisher confirms (PublishOutcome) and transactions."""
+"""docs/semantics.md §8: publisher confirms (PublishOutcome) and transactions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SEMANTICS §11: when and where messages are dead-lettered, the x-death header, cycles and order."""
+"""docs/semantics.md §11: when and where messages are dead-lettered, the x-death header, cycles and order."""
 
 from __future__ import annotations
 

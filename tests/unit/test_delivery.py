@@ -1,4 +1,4 @@
-"""SEMANTICS §7: delivery tags, basic.get, consumers, prefetch, acks, recover, cancel, exclusive, SAC."""
+"""docs/semantics.md §7: delivery tags, basic.get, consumers, prefetch, acks, recover, cancel, exclusive, SAC."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SEMANTICS §4: exchanges (predeclared, default exchange, declare, delete, auto-delete, internal, AE, e2e)."""
+"""docs/semantics.md §4: exchanges (predeclared, default exchange, declare, delete, auto-delete, internal, AE, e2e)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SEMANTICS §12: x-max-length, x-max-length-bytes and x-overflow."""
+"""docs/semantics.md §12: x-max-length, x-max-length-bytes and x-overflow."""
 
 from __future__ import annotations
 

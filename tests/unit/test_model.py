@@ -1,4 +1,4 @@
-"""SEMANTICS §1 (model, soft vs hard errors, closing effects) and §2 (reply codes)."""
+"""docs/semantics.md §1 (model, soft vs hard errors, closing effects) and §2 (reply codes)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SEMANTICS §3: names, the reserved ``amq.`` prefix, server-named queues, ``''`` and CR/LF."""
+"""docs/semantics.md §3: names, the reserved ``amq.`` prefix, server-named queues, ``''`` and CR/LF."""
 
 from __future__ import annotations
 

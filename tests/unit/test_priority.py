@@ -1,4 +1,4 @@
-"""SEMANTICS §13: priority queues."""
+"""docs/semantics.md §13: priority queues."""
 
 from __future__ import annotations
 

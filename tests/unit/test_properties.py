@@ -1,4 +1,4 @@
-"""SEMANTICS §9: message properties pass through; user_id, expiration, delivery_mode and size checks."""
+"""docs/semantics.md §9: message properties pass through; user_id, expiration, delivery_mode and size checks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SEMANTICS §6: queue declare, argument validation, equivalence, exclusive, auto-delete, purge, delete."""
+"""docs/semantics.md §6: queue declare, argument validation, equivalence, exclusive, auto-delete, purge, delete."""
 
 from __future__ import annotations
 
@@ -458,7 +458,7 @@ def test_server_cancel_callback_on_inline_channel(broker):
 
 def test_string_and_binary_arguments_with_the_same_bytes_are_equivalent():
     """RabbitMQ 3.10.8 compares longstr and binary as Erlang binaries (conformance golden
-    queue_equivalence_more_arguments), although SEMANTICS.md calls them different classes."""
+    queue_equivalence_more_arguments); docs/semantics.md §6.3."""
     broker = minimq.Broker()
     ch = broker.channel()
     ch.queue_declare("q", arguments={"x-dead-letter-exchange": "a"})

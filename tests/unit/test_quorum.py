@@ -1,4 +1,4 @@
-"""SEMANTICS §14: quorum queues — declaration refusals, differing operations, delivery count and limit."""
+"""docs/semantics.md §14: quorum queues — declaration refusals, differing operations, delivery count and limit."""
 
 from __future__ import annotations
 

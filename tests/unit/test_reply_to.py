@@ -1,4 +1,4 @@
-"""SEMANTICS §15: direct reply-to (``amq.rabbitmq.reply-to``)."""
+"""docs/semantics.md §15: direct reply-to (``amq.rabbitmq.reply-to``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SEMANTICS §5: direct, fanout, topic, headers routing; CC/BCC; mandatory returns."""
+"""docs/semantics.md §5: direct, fanout, topic, headers routing; CC/BCC; mandatory returns."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SEMANTICS §10: message TTL, TTL 0, head-only expiry, x-expires (ManualClock), and the real timer thread."""
+"""docs/semantics.md §10: message TTL, TTL 0, head-only expiry, x-expires (ManualClock), and the real timer thread."""
 
 from __future__ import annotations
 
