@@ -4,7 +4,7 @@ A connection opens channels through the factory the broker hands it (the :class:
 class), so this module knows channels only as objects with a ``close_locked(cause)`` method.  Its
 exclusive queues are the vhost's to keep: closing asks the vhost to delete them.
 
-Channel numbers (docs/semantics.md §3): any of 1..65535; ``channel_max`` (2047) bounds how many are
+Channel numbers (docs/semantics.md §1.1): any of 1..65535; ``channel_max`` (2047) bounds how many are
 open at once, not the numbers; a second ``channel.open`` of an open number is a hard error (504), and
 so is opening one past ``channel_max`` (530).  A hard error closes the connection with every channel on
 it, through the kernel's release path, so waiters on sibling channels wake at once.

@@ -7,7 +7,7 @@ A queue holds :class:`Consumer` objects and never sees a channel.  To hand over 
 every consumer of one channel (the channel-wide ``basic.qos global`` limit and unacked count).
 When the queue goes away it calls ``consumer.cancelled_by_server(consumer)``.
 
-Prefetch (docs/semantics.md §8): a per-consumer limit is fixed when the consumer is created (later
+Prefetch (docs/semantics.md §7.7): a per-consumer limit is fixed when the consumer is created (later
 ``basic.qos`` calls apply to later consumers); a global limit is shared through the credit and may
 change at any time.  ``no_ack`` consumers are bound only by the global limit.
 

@@ -1,6 +1,6 @@
 """Names: how the broker checks, cleans and invents the names of exchanges, queues and consumer tags.
 
-A leaf module: it imports nothing of the broker.  The rules (docs/semantics.md §2):
+A leaf module: it imports nothing of the broker.  The rules (docs/semantics.md §3):
 
 * every name is a ``str`` of at most 255 bytes of UTF-8 (AMQP's ``shortstr``); anything else is a
   programming mistake, refused with ``TypeError``/``ValueError`` before any state changes;

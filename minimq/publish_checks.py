@@ -1,6 +1,6 @@
 """What the server checks in a publish before routing it: body, size, properties, expiration, CC/BCC.
 
-Each check raises what RabbitMQ 3.10 answers (docs/semantics.md §4): a body that is not bytes is a
+Each check raises what RabbitMQ 3.10 answers (docs/semantics.md §9): a body that is not bytes is a
 programming mistake (``TypeError``, nothing published); everything the server itself refuses is a
 406 :class:`~minimq.errors.PreconditionFailed` with RabbitMQ's text, which closes the channel.
 

@@ -1,4 +1,4 @@
-"""Direct reply-to (docs/semantics.md §10): RPC replies without a reply queue.
+"""Direct reply-to (docs/semantics.md §15): RPC replies without a reply queue.
 
 A channel consumes from the pseudo-queue ``amq.rabbitmq.reply-to`` (no-ack only, one such consumer
 per channel).  Its publishes with ``reply_to = "amq.rabbitmq.reply-to"`` go out with a per-channel

@@ -6,7 +6,7 @@ Every method runs with the broker lock held and either completes or raises befor
 Connections appear here only as opaque owners: ``owner`` arguments are compared by identity, to
 enforce exclusive queues (405) and to delete a closing connection's exclusive queues.
 
-Policies (docs/semantics.md §13) live with the vhost they belong to: setting or clearing one
+Policies (docs/semantics.md §6.2) live with the vhost they belong to: setting or clearing one
 re-applies the settings of every queue and exchange here at once.
 """
 
