@@ -1,7 +1,7 @@
 """Declare arguments: validation of new queues, equivalence of redeclares, as RabbitMQ 3.10 words them.
 
 Validation runs only when a queue is created; a redeclare never validates, it compares (a differing
-value, valid or not, is an equivalence mismatch).  Texts follow SEMANTICS.md §6.2-§6.3 and §14.
+value, valid or not, is an equivalence mismatch).  Texts follow docs/semantics.md §6.2-§6.3 and §14.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Dead-lettering: the copy a queue republishes to its DLX, with the ``x-death`` history RabbitMQ writes.
 
-Rules (SEMANTICS.md §11): one ``x-death`` entry per (queue, reason), newest first; a repeat death
+Rules (docs/semantics.md §11): one ``x-death`` entry per (queue, reason), newest first; a repeat death
 bumps ``count`` and moves the entry to the front; ``x-first-death-*`` are written once; the
 ``expiration`` property is removed (kept as ``original-expiration``); after any dead-lettering the
 top-level headers table is sorted by key.  :func:`is_cycle` decides whether a copy must be dropped

@@ -1,6 +1,6 @@
 """Headers-exchange bindings: ``x-match`` validation and compiled header matchers.
 
-Rules (SEMANTICS §5.3; RabbitMQ 3.10.8 ``rabbit_exchange_type_headers``):
+Rules (docs/semantics.md §5.3; RabbitMQ 3.10.8 ``rabbit_exchange_type_headers``):
 
 * ``x-match`` is ``all`` (the default when absent), ``any``, ``all-with-x`` or ``any-with-x``.  Any
   other value fails the bind with 406 and an Erlang-formatted explanation (see
