@@ -1,7 +1,7 @@
 """Declare arguments: validation of new queues, equivalence of redeclares, as RabbitMQ 3.10 words them.
 
 Validation runs only when a queue is created; a redeclare never validates, it compares (a differing
-value, valid or not, is an equivalence mismatch).  Texts follow SEMANTICS.md §6.2-§6.3 and §14.
+value, valid or not, is an equivalence mismatch).  Texts follow docs/semantics.md §6.2-§6.3 and §14.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from .fieldtypes import format_value, is_integer, type_class, type_name
 __all__ = ["validate_queue_arguments", "queue_settings", "check_queue_equivalence",
            "check_exchange_equivalence", "validate_exchange_arguments", "MAX_TTL"]
 
+#: Largest ``x-message-ttl`` / ``x-expires`` accepted, in milliseconds (3650 days, RabbitMQ's limit).
 MAX_TTL = 315_360_000_000
 
 #: compared on redeclare, in this order: each queue type's own arguments (RabbitMQ 3.10's
@@ -63,7 +64,15 @@ def _expect_one_of(arg: str, args: dict[str, Any], allowed: tuple[str, ...], ter
 
 def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, durable: bool,
                              exclusive: bool, auto_delete: bool, server_named: bool) -> None:
-    """Raise 406 for the first invalid argument of a queue being created, in RabbitMQ's order."""
+    """Raise 406 for the first invalid argument of a queue being created, in RabbitMQ's order.
+
+    Checks types and ranges of the ``x-`` arguments RabbitMQ validates, the arguments another
+    queue type owns, and the properties a quorum or stream queue cannot have (``auto_delete``,
+    ``exclusive``, non-``durable``, ``server_named``).  Unknown keys are accepted.  Raises
+    :class:`PreconditionFailed` (406) with RabbitMQ's text; :class:`NotImplementedByServer` (540)
+    for a valid stream queue (minimq has none); :class:`InternalError` (541) for an unknown
+    ``x-queue-master-locator`` on a classic queue (RabbitMQ crashes on it).  Does not modify ``args``.
+    """
     if "x-dead-letter-exchange" in args and not isinstance(args["x-dead-letter-exchange"], str):
         raise PreconditionFailed(
             f"invalid type '{type_name(args['x-dead-letter-exchange'])}' for arg "
@@ -159,7 +168,13 @@ def _check_replicated_queue(name: str, vhost: str, type_module: str, *, durable:
 
 
 def queue_settings(args: dict[str, Any]) -> dict[str, Any]:
-    """The queue's effective settings from validated declare arguments (policies may add to them)."""
+    """The queue's effective settings from validated declare arguments (policies may add to them).
+
+    Maps each known ``x-`` argument to its policy-style key (``x-message-ttl`` -> ``message-ttl``
+    ...); others are dropped.  A quorum queue's ``reject-publish-dlx`` overflow becomes
+    ``drop-head`` and a non-integer ``x-delivery-limit`` is ignored, as RabbitMQ does.  Returns a
+    new dict; never raises.
+    """
     out: dict[str, Any] = {}
     for arg, key in (("x-message-ttl", "message-ttl"), ("x-expires", "expires"),
                      ("x-dead-letter-exchange", "dead-letter-exchange"),
@@ -214,7 +229,13 @@ def _same_value(old: Any, new: Any) -> bool:
 def check_queue_equivalence(name: str, vhost: str, *, durable: bool, auto_delete: bool,
                             old_durable: bool, old_auto_delete: bool,
                             args: dict[str, Any], old_args: dict[str, Any]) -> None:
-    """406 for the first difference between a redeclare and the existing queue (exclusivity is the caller's)."""
+    """406 for the first difference between a redeclare and the existing queue (exclusivity is the caller's).
+
+    Compares ``durable``, ``auto_delete``, then the arguments the existing queue's type compares,
+    in RabbitMQ's order; other keys are ignored, and an explicit ``x-queue-type: classic`` equals an
+    absent one.  Raises :class:`PreconditionFailed` (406, ``inequivalent arg ...``), or
+    :class:`InternalError` (541) when an integer is compared with a decimal (RabbitMQ crashes).
+    """
     if durable != old_durable:
         raise _mismatch("queue", name, vhost, "durable", f"{_bool(durable)} but current is {_bool(old_durable)}")
     if auto_delete != old_auto_delete:
@@ -231,6 +252,10 @@ def check_queue_equivalence(name: str, vhost: str, *, durable: bool, auto_delete
 
 
 def validate_exchange_arguments(name: str, vhost: str, args: dict[str, Any]) -> None:
+    """Raise :class:`PreconditionFailed` (406) when ``alternate-exchange`` is present and not a ``str``.
+
+    The only exchange argument validated here; others are accepted as given.
+    """
     if "alternate-exchange" in args and not isinstance(args["alternate-exchange"], str):
         raise PreconditionFailed(
             f"invalid type '{type_name(args['alternate-exchange'])}' for arg 'alternate-exchange' "
@@ -239,6 +264,13 @@ def validate_exchange_arguments(name: str, vhost: str, args: dict[str, Any]) -> 
 
 def check_exchange_equivalence(name: str, vhost: str, *, type: str, durable: bool, auto_delete: bool,  # noqa: A002
                                internal: bool, args: dict[str, Any], existing: Any) -> None:
+    """406 for the first difference between an exchange redeclare and ``existing`` (an Exchange).
+
+    Compares ``type``, ``durable``, ``auto_delete``, ``internal``, then the ``alternate-exchange``
+    argument only (other arguments are never compared, as in RabbitMQ 3.10).  Raises
+    :class:`PreconditionFailed` (406, ``inequivalent arg ...``) or :class:`InternalError` (541) as
+    :func:`check_queue_equivalence` does.
+    """
     if type != existing.type:
         raise _mismatch("exchange", name, vhost, "type", f"'{type}' but current is '{existing.type}'")
     for field, new, old in (("durable", durable, existing.durable),

@@ -42,9 +42,11 @@ class SystemClock:
     is_real_time = True
 
     def now_ms(self) -> float:
+        """``time.monotonic()`` in milliseconds."""
         return _time.monotonic() * 1000.0
 
     def wall_time(self) -> float:
+        """``time.time()``: seconds since the epoch."""
         return _time.time()
 
     def subscribe(self, callback: Callable[[], None]) -> None:
@@ -56,6 +58,9 @@ class SystemClock:
 
 class ManualClock:
     """A clock that moves only when told to.
+
+    ``start`` is the initial monotonic time in seconds, ``wall_start`` the epoch seconds
+    :meth:`wall_time` reports at ``start``; both advance together.  Thread-safe.
 
     >>> clock = ManualClock()
     >>> clock.advance(1.5)
@@ -72,17 +77,28 @@ class ManualClock:
         self._subscribers: list[Callable[[], None]] = []
 
     def now_ms(self) -> float:
+        """Elapsed manual time in milliseconds (``start`` included); changes only in :meth:`advance`."""
         return self._ns / 1e6
 
     def wall_time(self) -> float:
+        """``wall_start`` plus the elapsed manual time, in epoch seconds."""
         return self._wall_start + self._ns / 1e9
 
     def subscribe(self, callback: Callable[[], None]) -> None:
+        """Have every later :meth:`advance` call ``callback`` (no arguments) once time has moved.
+
+        Callbacks are never removed; one that raises stops ``advance`` from calling the rest.
+        """
         with self._lock:
             self._subscribers.append(callback)
 
     def advance(self, seconds: float) -> None:
-        """Move time forward by ``seconds`` and let every subscribed broker act on what became due."""
+        """Move time forward by ``seconds`` and let every subscribed broker act on what became due.
+
+        Callbacks run in subscription order on the calling thread, after the lock is released, and
+        ``advance(0)`` still calls them.  Raises ``ValueError`` for negative ``seconds``; exceptions
+        from a callback propagate.
+        """
         if seconds < 0:
             raise ValueError(f"seconds must be >= 0, got {seconds!r}")
         with self._lock:

@@ -1,6 +1,6 @@
 """Dead-lettering: the copy a queue republishes to its DLX, with the ``x-death`` history RabbitMQ writes.
 
-Rules (SEMANTICS.md §11): one ``x-death`` entry per (queue, reason), newest first; a repeat death
+Rules (docs/semantics.md §11): one ``x-death`` entry per (queue, reason), newest first; a repeat death
 bumps ``count`` and moves the entry to the front; ``x-first-death-*`` are written once; the
 ``expiration`` property is removed (kept as ``original-expiration``); after any dead-lettering the
 top-level headers table is sorted by key.  :func:`is_cycle` decides whether a copy must be dropped
@@ -20,7 +20,12 @@ _FIRST_ENTRY_ORDER = ("count", "reason", "queue", "time", "exchange", "routing-k
 
 
 def routing_keys_of(message: Message, with_bcc: bool = False) -> list[str]:
-    """The publish key followed by the string values of the ``CC`` header (and the ``BCC`` keys)."""
+    """The publish key followed by the string values of the ``CC`` header (and the ``BCC`` keys).
+
+    ``CC`` counts only when it is a ``list``; its non-``str`` elements are skipped.  The ``BCC``
+    keys are the message's ``bcc`` attribute (a :class:`~minimq.message.BccMessage`), added only when
+    ``with_bcc``.  Returns a new list; duplicates are kept; never raises.
+    """
     keys = [message.routing_key]
     headers = message.headers
     if headers:
@@ -56,7 +61,11 @@ class DeadLetteredMessage(Message):
     """The copy a queue dead-letters.  Its properties (the updated ``x-death`` history) are built the
     first time anyone looks at them, which is when it is delivered, fetched or stored: a dead-letter
     queue that only accumulates pays one object per message, not seven.  Routing, cycle checks and
-    counting never need them."""
+    counting never need them.
+
+    ``exchange`` is the DLX, ``routing_key`` the dead-letter routing key or else the source's,
+    ``ttl`` is ``None`` (a per-message TTL does not survive dead-lettering).  Construction is O(1).
+    """
 
     __slots__ = ("_source", "_queue_name", "_reason", "_wall_time", "_dlrk", "_props")
 
@@ -75,6 +84,11 @@ class DeadLetteredMessage(Message):
 
     @property  # type: ignore[override]
     def properties(self) -> Properties:
+        """The copy's properties (:func:`dead_letter_properties`), built on first access and cached.
+
+        First access costs a copy and sort of the headers table and the ``x-death`` array; later
+        ones are O(1).  Never ``None``.
+        """
         props = self._props
         if props is None:
             props = self._props = dead_letter_properties(self._source, self._queue_name, self._reason,
@@ -83,10 +97,15 @@ class DeadLetteredMessage(Message):
 
     @property
     def bcc(self) -> list[str] | None:
+        """The source message's ``BCC`` routing keys, ``None`` when it had none."""
         return getattr(self._source, "bcc", None)
 
     def first_death(self) -> bool:
-        """True when this is the message's first death (its source carried no ``x-death``)."""
+        """True when this is the message's first death (its source carried no ``x-death``).
+
+        O(1): does not build :attr:`properties`.  A source that is itself a dead-lettered copy
+        always has an ``x-death`` (False).
+        """
         source = self._source
         if type(source) is DeadLetteredMessage:
             return False
@@ -97,13 +116,25 @@ class DeadLetteredMessage(Message):
 
 def dead_letter_copy(message: Message, queue_name: str, reason: str, dlx: str,
                      dead_letter_routing_key: str | None, wall_time: float) -> DeadLetteredMessage:
-    """The message a queue dead-letters (the original is untouched; properties are built lazily)."""
+    """The message a queue dead-letters (the original is untouched; properties are built lazily).
+
+    ``reason`` is the ``x-death`` reason (``rejected``, ``expired``, ``maxlen``, ``delivery_limit``);
+    ``dlx`` becomes the copy's exchange; ``wall_time`` (epoch seconds) stamps the death.  O(1).
+    """
     return DeadLetteredMessage(message, queue_name, reason, dlx, dead_letter_routing_key, wall_time)
 
 
 def dead_letter_properties(message: Message, queue_name: str, reason: str,
                            dead_letter_routing_key: str | None, wall_time: float) -> Properties:
-    """The properties of a dead-lettered copy: ``x-death`` updated, ``expiration`` removed."""
+    """The properties of a dead-lettered copy: ``x-death`` updated, ``expiration`` removed.
+
+    When ``x-death`` is an array, the entry for (``queue_name``, ``reason``) has its ``count`` bumped
+    and moves to the front, or a new entry is put first; an absent or non-array ``x-death`` is
+    replaced by one new entry.  ``x-first-death-*`` are set only when there was no ``x-death``.  A
+    ``CC`` header is dropped when ``dead_letter_routing_key`` is given.  The headers table comes out
+    sorted by key.  Neither ``message`` nor its headers are modified (entries are copied).  O(size
+    of headers + x-death); never raises for well-formed headers.
+    """
     props = message.properties
     if props is None:
         props = _NO_PROPERTIES
@@ -164,7 +195,13 @@ _ABSENT = object()
 
 
 def is_cycle(dead_lettered: Message, target_queue: str) -> bool:
-    """True if the copy must not enter ``target_queue``: it died there before with no rejection since."""
+    """True if the copy must not enter ``target_queue``: it died there before with no rejection since.
+
+    Walks ``x-death`` newest first: a ``rejected`` entry ends the walk (no cycle), an entry for
+    ``target_queue`` is a cycle.  O(1) for a first death, otherwise builds the copy's properties
+    and is O(len(x-death)).  Assumes every ``x-death`` element it reaches is a table: a non-table
+    element (possible only in an ``x-death`` the publisher supplied) raises ``AttributeError``.
+    """
     if type(dead_lettered) is DeadLetteredMessage and dead_lettered.first_death():
         # x-death holds this one death: no need to build it
         return dead_lettered._reason != "rejected" and dead_lettered._queue_name == target_queue

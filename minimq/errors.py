@@ -87,26 +87,38 @@ _ABSTRACT = (AMQPError, ChannelError, ConnectionError)
 
 
 class AccessRefused(ChannelError):
+    """403 ACCESS_REFUSED (soft): a reserved ``amq.*`` name, a system or internal exchange, the default
+    exchange, a queue in exclusive use."""
+
     reply_code = 403
     name = "ACCESS_REFUSED"
 
 
 class NotFound(ChannelError):
+    """404 NOT_FOUND (soft): the exchange or queue named does not exist (passive declares included)."""
+
     reply_code = 404
     name = "NOT_FOUND"
 
 
 class ResourceLocked(ChannelError):
+    """405 RESOURCE_LOCKED (soft): the queue is exclusive to another connection."""
+
     reply_code = 405
     name = "RESOURCE_LOCKED"
 
 
 class PreconditionFailed(ChannelError):
+    """406 PRECONDITION_FAILED (soft): an inequivalent redeclare, an invalid argument, an unknown
+    delivery tag, a tx/confirm mode switch."""
+
     reply_code = 406
     name = "PRECONDITION_FAILED"
 
 
 class ConnectionForced(ConnectionError):
+    """320 CONNECTION_FORCED (hard): the broker closed the connection (shutdown, vhost deleted)."""
+
     reply_code = 320
     name = "CONNECTION_FORCED"
 
@@ -119,6 +131,8 @@ class FrameError(ConnectionError):
 
 
 class CommandInvalid(ConnectionError):
+    """503 COMMAND_INVALID (hard): a command the broker cannot carry out (e.g. an unknown exchange type)."""
+
     reply_code = 503
     name = "COMMAND_INVALID"
 
@@ -131,6 +145,8 @@ class ChannelErrorHard(ConnectionError):
 
 
 class NotAllowed(ConnectionError):
+    """530 NOT_ALLOWED (hard): an unknown vhost, a reused consumer tag, the channel limit reached."""
+
     reply_code = 530
     name = "NOT_ALLOWED"
 
@@ -143,11 +159,17 @@ class LoginRefused(ConnectionError):
 
 
 class NotImplementedByServer(ConnectionError):
+    """540 NOT_IMPLEMENTED (hard): a feature RabbitMQ 3.10 refuses (``prefetch_size``,
+    ``flow(active=False)``) or minimq lacks (stream queues)."""
+
     reply_code = 540
     name = "NOT_IMPLEMENTED"
 
 
 class InternalError(ConnectionError):
+    """541 INTERNAL_ERROR (hard): where RabbitMQ 3.10 crashes instead of refusing (e.g. comparing an
+    integer argument with a decimal on redeclare)."""
+
     reply_code = 541
     name = "INTERNAL_ERROR"
 
@@ -176,5 +198,9 @@ _BY_CODE = {
 
 
 def error_for_code(reply_code: int, explanation: str) -> AMQPError:
-    """Build the error class registered for ``reply_code`` (used by facades and the store)."""
+    """An instance of the concrete error class registered for ``reply_code``, with ``explanation``.
+
+    403 maps to :class:`AccessRefused` (never :class:`LoginRefused`).  Raises ``KeyError`` for a code
+    with no registered class (e.g. 312, which is a return, not an error).
+    """
     return _BY_CODE[reply_code](explanation)

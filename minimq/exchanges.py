@@ -42,7 +42,13 @@ _by_seq = attrgetter("seq")
 
 
 def freeze_table(value: Any) -> Any:
-    """A hashable, type-sensitive form of an AMQP value: equal tables give equal keys."""
+    """A hashable, type-sensitive form of an AMQP value: equal tables give equal keys.
+
+    Tables compare regardless of key order; arrays (``list`` or ``tuple``) by element; scalars by
+    type and value (``1``, ``True``, ``1.0`` and ``"1"`` are four keys; ``bytes`` and ``bytearray``
+    one).  An empty table is one shared frozenset.  A value of no AMQP type is keyed by its type
+    name and ``repr``.  ``None`` stays ``None``.  Never raises for AMQP values; O(size of value).
+    """
     if value is None:
         return None
     if isinstance(value, dict):
@@ -63,7 +69,12 @@ def freeze_table(value: Any) -> Any:
 
 
 class Binding:
-    """One binding from an exchange to a destination (a queue or an exchange)."""
+    """One binding from an exchange to a destination (a queue or an exchange).
+
+    ``key`` is ``(destination, routing_key, freeze_table(arguments))``: bindings with equal keys are
+    the same binding.  Non-empty ``arguments`` are copied (shallow); empty or ``None`` ones share
+    one empty dict that must not be mutated.  Construction validates nothing.
+    """
 
     __slots__ = ("source", "destination", "routing_key", "arguments", "key")
 
@@ -86,7 +97,12 @@ class Binding:
 
 
 class Exchange:
-    """Base exchange: holds bindings and the flags declared with it.  Subclasses index for routing."""
+    """Base exchange: holds bindings and the flags declared with it.  Subclasses index for routing.
+
+    ``arguments`` is copied (shallow); ``seq`` is the declaration order used to sort routing
+    results.  Construction validates nothing (the vhost does, at declare).  Not thread-safe: the
+    broker's lock serialises every call.
+    """
 
     __slots__ = (
         "name", "durable", "auto_delete", "internal", "arguments", "seq", "bindings",
@@ -113,12 +129,18 @@ class Exchange:
 
     @property
     def alternate_exchange(self) -> str | None:
+        """Name of the alternate exchange: the ``alternate-exchange`` declare argument if it is a
+        ``str``, else the one a policy set (``policy_alternate``), else ``None``.  O(1)."""
         value = self.arguments.get("alternate-exchange")
         return value if isinstance(value, str) else self.policy_alternate
 
     # -- the narrow interface each type implements ---------------------------------------------
     def validate_binding(self, routing_key: str, arguments: dict | None) -> None:
-        """Raise before anything changes if this binding is invalid for the type."""
+        """Raise before anything changes if this binding is invalid for the type.
+
+        The base accepts everything; :class:`HeadersExchange` raises ``PreconditionFailed`` (406)
+        for a bad ``x-match``.  :meth:`add_binding` does not call it: the caller must, first.
+        """
 
     def _index_add(self, binding: Binding) -> None:
         raise NotImplementedError
@@ -127,12 +149,24 @@ class Exchange:
         raise NotImplementedError
 
     def route(self, routing_key: str, headers: dict | None) -> tuple:
-        """Destinations matched by one routing key (deduplicated, declaration order)."""
+        """Destinations matched by one routing key (deduplicated, declaration order).
+
+        HOT: called once per publish on every exchange the message passes through.  Returns a
+        tuple that may be shared with the index (never mutate it); an empty result is a shared
+        empty tuple.  Exchange destinations are not expanded here (the vhost does it).  Never
+        raises for a ``str`` key; the base class raises ``NotImplementedError``.
+        """
         raise NotImplementedError
 
     # -- shared bookkeeping --------------------------------------------------------------------
     def add_binding(self, destination: Any, routing_key: str, arguments: dict | None) -> Binding | None:
-        """Add a binding; returns it, or None if an identical binding already existed."""
+        """Add a binding; returns it, or None if an identical binding already existed.
+
+        Identity is :attr:`Binding.key` (destination, routing key, arguments as a table).  Does not
+        call :meth:`validate_binding`.  Cost: O(1) plus the type's index update (direct and fanout
+        re-sort their result tuple when a destination is new to it; topic O(words); headers
+        compiles one matcher).
+        """
         binding = Binding(self, destination, routing_key, arguments)
         if binding.key in self.bindings:
             return None
@@ -143,7 +177,12 @@ class Exchange:
         return binding
 
     def drop_binding(self, binding: Binding) -> bool:
-        """Remove ``binding`` if it is still this exchange's; returns whether it was (O(1) + index)."""
+        """Remove ``binding`` if it is still this exchange's; returns whether it was.
+
+        A binding object that was already removed, or belongs elsewhere, is ignored (False).  Cost:
+        O(1) plus the index update (a re-sort when a destination leaves a direct key or a fanout;
+        O(bindings) for headers).
+        """
         if self.bindings.get(binding.key) is not binding:
             return False
         del self.bindings[binding.key]
@@ -156,6 +195,7 @@ class Exchange:
         self._index_remove(binding)
 
     def describe(self) -> dict[str, Any]:
+        """The declared definition: name, type, durable, auto_delete, internal and a copy of arguments."""
         return {"name": self.name, "type": self.type, "durable": self.durable,
                 "auto_delete": self.auto_delete, "internal": self.internal,
                 "arguments": dict(self.arguments)}
@@ -194,7 +234,10 @@ class _CountedSet:
 
 
 class DirectExchange(Exchange):
-    """Routes when the routing key equals the binding key byte for byte."""
+    """Routes when the routing key equals the binding key byte for byte.
+
+    Index: binding key -> destinations with multiplicity and their pre-sorted result tuple.
+    """
 
     __slots__ = ("_by_key",)
     type = "direct"
@@ -214,6 +257,10 @@ class DirectExchange(Exchange):
             del self._by_key[binding.routing_key]
 
     def route(self, routing_key: str, headers: dict | None) -> tuple:
+        """The destinations bound with exactly ``routing_key``; ``headers`` is ignored.
+
+        HOT: one dict lookup, returns a stored tuple (no allocation).
+        """
         entry = self._by_key.get(routing_key)
         return _EMPTY if entry is None else entry.result
 
@@ -235,11 +282,17 @@ class FanoutExchange(Exchange):
         self._all.remove(binding.destination)
 
     def route(self, routing_key: str, headers: dict | None) -> tuple:
+        """Every bound destination; both arguments are ignored.  HOT: O(1), returns a stored tuple."""
         return self._all.result
 
 
 class TopicExchange(Exchange):
-    """Routes by pattern: ``*`` one word, ``#`` zero or more (see :mod:`minimq.topic`)."""
+    """Routes by pattern: ``*`` one word, ``#`` zero or more (see :mod:`minimq.topic`).
+
+    ``route`` is an instance attribute bound to the trie's cached :meth:`TopicTrie.match`
+    (``headers`` ignored): one dict lookup per publish on a cache hit.  Raises ``TypeError`` for a
+    non-``str`` routing key.
+    """
 
     __slots__ = ("_trie", "route")
     type = "topic"
@@ -259,7 +312,10 @@ class TopicExchange(Exchange):
 
 
 class HeadersExchange(Exchange):
-    """Routes by matching the message's headers table against each binding's arguments."""
+    """Routes by matching the message's headers table against each binding's arguments.
+
+    The routing key is ignored.  Bindings cannot be indexed: every publish tests each one.
+    """
 
     __slots__ = ("_matchers",)
     type = "headers"
@@ -269,6 +325,7 @@ class HeadersExchange(Exchange):
         self._matchers: list[tuple[HeadersBinding, Any, Binding]] = []
 
     def validate_binding(self, routing_key: str, arguments: dict | None) -> None:
+        """Raise ``PreconditionFailed`` (406) for an invalid ``x-match`` (see :mod:`minimq.headers`)."""
         validate_binding_arguments(arguments)
 
     def _index_add(self, binding: Binding) -> None:
@@ -278,6 +335,11 @@ class HeadersExchange(Exchange):
         self._matchers = [m for m in self._matchers if m[2] is not binding]
 
     def route(self, routing_key: str, headers: dict | None) -> tuple:
+        """Destinations of every binding whose arguments ``headers`` satisfy; ``routing_key`` is ignored.
+
+        HOT: O(bindings x considered keys) per publish (:meth:`HeadersBinding.matches` each), plus
+        a sort by declaration order when more than one destination matched.  A new tuple per call.
+        """
         found = {m[1]: None for m in self._matchers if m[0].matches(headers)}
         if not found:
             return _EMPTY
@@ -287,7 +349,10 @@ class HeadersExchange(Exchange):
 
 
 class DefaultExchange(DirectExchange):
-    """The nameless direct exchange: every queue is bound to it by its own name, implicitly."""
+    """The nameless direct exchange: every queue is bound to it by its own name, implicitly.
+
+    ``queues`` is the vhost's live name -> queue dict, read (never copied) at each route.
+    """
 
     __slots__ = ("_queues",)
 
@@ -296,6 +361,10 @@ class DefaultExchange(DirectExchange):
         self._queues = queues
 
     def route(self, routing_key: str, headers: dict | None) -> tuple:
+        """The queue named ``routing_key`` (its stored one-element tuple), or the empty tuple.
+
+        HOT: one dict lookup, no allocation; ``headers`` and explicit bindings are ignored.
+        """
         queue = self._queues.get(routing_key)
         return _EMPTY if queue is None else queue.as_route
 

@@ -38,7 +38,11 @@ def is_integer(value: object) -> bool:
 
 
 def type_name(value: object) -> str:
-    """RabbitMQ's name for the AMQP type pika would encode ``value`` as."""
+    """RabbitMQ's name for the AMQP type pika would encode ``value`` as.
+
+    ``int`` is ``signedint`` within 32 bits and ``long`` beyond; a value of no AMQP type yields its
+    Python class name.  Never raises.
+    """
     if value is None:
         return "void"
     if isinstance(value, bool):
@@ -63,7 +67,11 @@ def type_name(value: object) -> str:
 
 
 def type_class(value: object) -> str:
-    """Equivalence class used when RabbitMQ compares declare arguments (all numbers are one class)."""
+    """Equivalence class used when RabbitMQ compares declare arguments.
+
+    ``signedint``, ``long`` and ``decimal`` are all ``number``; ``binary`` is ``longstr``; any other
+    type is its own class (:func:`type_name`).  Never raises.
+    """
     name = type_name(value)
     if name in ("signedint", "long", "decimal"):
         return "number"
@@ -73,7 +81,11 @@ def type_class(value: object) -> str:
 
 
 def format_value(value: object) -> str:
-    """Print a value the way RabbitMQ's reply texts do: strings raw, integers decimal, booleans lower-case."""
+    """Print a value the way RabbitMQ's reply texts do: strings raw, integers decimal, booleans lower-case.
+
+    ``None`` prints ``undefined``; ``bytes`` are decoded as UTF-8 (invalid bytes replaced); anything
+    else is ``str(value)``.  Never raises for the AMQP types.
+    """
     if value is True:
         return "true"
     if value is False:

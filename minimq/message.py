@@ -31,7 +31,14 @@ PROPERTY_NAMES = (
 
 
 class Properties:
-    """The 14 AMQP basic properties; absent ones are ``None`` and stay absent (no defaults are added)."""
+    """The 14 AMQP basic properties; absent ones are ``None`` and stay absent (no defaults are added).
+
+    Construction stores the arguments as given: no validation, no copying (``headers`` is kept by
+    reference), 14 slot writes.  Validation of ``expiration``, ``priority`` etc. happens at publish.
+    Equality compares all 14 fields; instances are unhashable.  Fields are mutable, but the broker
+    never mutates a Properties once it is attached to a routed :class:`Message`: it rewrites by copy
+    (:meth:`with_reply_to`, :meth:`dead_lettered`).
+    """
 
     __slots__ = PROPERTY_NAMES
 
@@ -69,22 +76,36 @@ class Properties:
 
     @classmethod
     def from_object(cls, other: Any) -> Properties:
-        """Copy the 14 fields from any object that has them (``pika.BasicProperties`` for instance)."""
+        """Copy the 14 fields from any object that has them (``pika.BasicProperties`` for instance).
+
+        A field the object lacks becomes ``None``; values are taken by reference (``headers`` is not
+        copied).  Never raises for a missing attribute.
+        """
         return cls(**{name: getattr(other, name, None) for name in PROPERTY_NAMES})
 
     def copy(self, **changes: Any) -> Properties:
-        """A new Properties with ``changes`` applied."""
+        """A new Properties with ``changes`` (property name -> value) applied.
+
+        Shallow: unchanged fields, ``headers`` included, are shared with ``self``.  Raises
+        ``AttributeError`` for a name that is not one of the 14 properties.
+        """
         new = self._with(self.headers, self.reply_to, self.expiration)
         for name, value in changes.items():
             setattr(new, name, value)
         return new
 
     def with_reply_to(self, reply_to: str) -> Properties:
-        """A copy with another ``reply_to`` (direct reply-to rewrites it on every request)."""
+        """A copy with another ``reply_to`` (direct reply-to rewrites it on every request).
+
+        Shallow (``headers`` is shared); one positional construction, no validation.
+        """
         return self._with(self.headers, reply_to, self.expiration)
 
     def dead_lettered(self, headers: dict[str, Any]) -> Properties:
-        """The properties of a dead-lettered copy: new headers, no ``expiration``."""
+        """The properties of a dead-lettered copy: ``headers`` replaced, ``expiration`` removed.
+
+        Every other field is kept as is; shallow, one positional construction, no validation.
+        """
         return self._with(headers, self.reply_to, None)
 
     def _with(self, headers: dict[str, Any] | None, reply_to: str | None, expiration: str | None) -> Properties:
@@ -95,7 +116,10 @@ class Properties:
                           self.timestamp, self.type, self.user_id, self.app_id, self.cluster_id)
 
     def to_dict(self) -> dict[str, Any]:
-        """The properties that are set, by name."""
+        """The properties that are not ``None``, by name, in AMQP order (:data:`PROPERTY_NAMES`).
+
+        A new dict each call; values are not copied.
+        """
         return {name: value for name in PROPERTY_NAMES if (value := getattr(self, name)) is not None}
 
     def __eq__(self, other: object) -> bool:
@@ -111,7 +135,13 @@ class Properties:
 
 
 class Message:
-    """A published message: body, properties and the exchange/routing key it was published with."""
+    """A published message: body, properties and the exchange/routing key it was published with.
+
+    Construction stores the arguments as given (no validation, no copy; five slot writes); the
+    channel validates at publish time.  One Message is shared by every queue it reaches and is not
+    mutated after routing.  ``ttl`` is the per-message TTL in milliseconds parsed from the
+    ``expiration`` property, or ``None``.
+    """
 
     __slots__ = ("body", "properties", "exchange", "routing_key", "ttl")
 
@@ -126,6 +156,7 @@ class Message:
 
     @property
     def headers(self) -> dict[str, Any] | None:
+        """``properties.headers``, or ``None`` when there are no properties or no headers (O(1), no copy)."""
         props = self.properties
         return None if props is None else props.headers
 
@@ -135,7 +166,10 @@ class Message:
 
 class BccMessage(Message):
     """A message published with a ``BCC`` header: the header is gone from what consumers see, but
-    its keys still route the message when it is dead-lettered (as RabbitMQ does)."""
+    its keys still route the message when it is dead-lettered (as RabbitMQ does).
+
+    ``bcc`` holds the BCC routing keys, stored as given.
+    """
 
     __slots__ = ("bcc",)
 
@@ -149,6 +183,9 @@ class Delivery:
     """One message handed to a consumer (``basic.deliver``) or to ``basic_get`` (``basic.get-ok``).
 
     ``consumer_tag`` is ``None`` for a get; ``message_count`` is set for a get only (ready messages left).
+    ``exchange`` and ``routing_key`` are copied from the message at construction.  ``queue``, ``entry``
+    and ``consumer`` are the broker's settlement bookkeeping; ``channel`` is the receiving channel.
+    Construction does no validation.
     """
 
     __slots__ = (
@@ -193,24 +230,37 @@ class Delivery:
 
     @property
     def body(self) -> bytes:
+        """The message body (``message.body``)."""
         return self.message.body
 
     @property
     def properties(self) -> Properties | None:
+        """The message's properties, ``None`` when it was published without any."""
         return self.message.properties
 
     @property
     def headers(self) -> dict[str, Any] | None:
+        """The message's ``headers`` property, ``None`` when absent (:attr:`Message.headers`)."""
         return self.message.headers
 
     def ack(self, multiple: bool = False) -> None:
-        """Shortcut for ``channel.basic_ack(delivery.delivery_tag, multiple)``."""
+        """Shortcut for ``channel.basic_ack(delivery.delivery_tag, multiple)``.
+
+        Raises what ``basic_ack`` raises: ``ChannelClosed`` on a closed channel, ``PreconditionFailed``
+        (406, closes the channel) for a tag already settled or never awaiting an ack (a no-ack
+        delivery).
+        """
         self.channel.basic_ack(self.delivery_tag, multiple)
 
     def nack(self, multiple: bool = False, requeue: bool = True) -> None:
+        """Shortcut for ``channel.basic_nack(delivery.delivery_tag, multiple, requeue)``.
+
+        ``requeue=False`` dead-letters (reason ``rejected``) or drops the message.  Raises as :meth:`ack`.
+        """
         self.channel.basic_nack(self.delivery_tag, multiple, requeue)
 
     def reject(self, requeue: bool = True) -> None:
+        """Shortcut for ``channel.basic_reject(delivery.delivery_tag, requeue)``; raises as :meth:`ack`."""
         self.channel.basic_reject(self.delivery_tag, requeue)
 
     def __repr__(self) -> str:
@@ -222,7 +272,11 @@ class Delivery:
 
 
 class Returned:
-    """A mandatory message that matched no queue (``basic.return`` 312 NO_ROUTE)."""
+    """A mandatory message that matched no queue (``basic.return`` 312 NO_ROUTE).
+
+    ``reply_code`` is always 312 and ``reply_text`` ``"NO_ROUTE"``; ``exchange`` and ``routing_key``
+    are those the message was published with.
+    """
 
     __slots__ = ("reply_code", "reply_text", "exchange", "routing_key", "message")
 
@@ -235,10 +289,12 @@ class Returned:
 
     @property
     def body(self) -> bytes:
+        """The returned message's body."""
         return self.message.body
 
     @property
     def properties(self) -> Properties | None:
+        """The returned message's properties, ``None`` when it was published without any."""
         return self.message.properties
 
     def __repr__(self) -> str:
@@ -246,7 +302,10 @@ class Returned:
 
 
 class ConsumerCancelled:
-    """The server cancelled a consumer (its queue was deleted)."""
+    """The server cancelled a consumer (``basic.cancel`` from the broker, e.g. its queue was deleted).
+
+    ``consumer_tag`` names the cancelled consumer.
+    """
 
     __slots__ = ("consumer_tag",)
 

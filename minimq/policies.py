@@ -36,7 +36,13 @@ _ARGUMENT_OF = {key: "x-" + key for key in _STRICTER + _ARG_WINS}
 
 @dataclass(frozen=True)
 class Policy:
-    """A named policy of one vhost."""
+    """A named policy of one vhost.
+
+    Immutable.  ``pattern`` is compiled at construction (``re.error`` if invalid); ``definition`` is
+    kept by reference and not validated (see :func:`validate_definition`).  ``apply_to`` is
+    ``queues``, ``exchanges`` or ``all``; ``operator`` marks an operator policy.  Equality compares
+    every field but the compiled pattern; not hashable (``definition`` is a dict).
+    """
 
     name: str
     pattern: str
@@ -51,13 +57,25 @@ class Policy:
         object.__setattr__(self, "_regex", re.compile(self.pattern))
 
     def applies(self, name: str, kind: str) -> bool:
+        """True when the policy covers the object ``name`` of ``kind`` (``queues`` or ``exchanges``).
+
+        ``apply_to`` must be ``all`` or ``kind``, and the pattern must ``re.search`` the name
+        (unanchored: ``^``/``$`` are the pattern's to give).  O(regex search).
+        """
         if self.apply_to not in ("all", kind):
             return False
         return self._regex.search(name) is not None
 
 
 def validate_definition(definition: dict[str, Any], operator: bool, apply_to: str, pattern: str) -> None:
-    """Raise ValueError naming the key, the value and the rule (as ``rabbitmqctl set_policy`` refuses)."""
+    """Raise ValueError naming the key, the value and the rule (as ``rabbitmqctl set_policy`` refuses).
+
+    Refused: an ``apply_to`` other than ``queues``/``exchanges``/``all``; a pattern that is not a
+    regular expression; an empty definition; a key outside :data:`POLICY_KEYS` (or
+    :data:`OPERATOR_KEYS` for an operator policy); a negative or non-integer limit, ``expires`` 0;
+    an unknown ``overflow``; a ``queue-version`` other than 1 or 2; another key's non-``str`` value.
+    Stops at the first problem, in definition order.  Changes nothing.
+    """
     if apply_to not in ("queues", "exchanges", "all"):
         raise ValueError(f"apply_to must be 'queues', 'exchanges' or 'all', got {apply_to!r}")
     try:
@@ -86,7 +104,10 @@ def validate_definition(definition: dict[str, Any], operator: bool, apply_to: st
 
 
 def pick(policies: list[Policy], name: str, kind: str) -> Policy | None:
-    """The matching policy with the highest priority (first declared among equals)."""
+    """The matching policy with the highest priority (first in ``policies`` among equals).
+
+    ``None`` when none applies (:meth:`Policy.applies`).  O(len(policies)) regex searches.
+    """
     best: Policy | None = None
     for policy in policies:
         if policy.applies(name, kind) and (best is None or policy.priority > best.priority):
@@ -96,7 +117,14 @@ def pick(policies: list[Policy], name: str, kind: str) -> Policy | None:
 
 def resolve_queue_settings(arguments: dict[str, Any], policy: Policy | None,
                            operator: Policy | None) -> dict[str, tuple[Any, str]]:
-    """Each effective setting with where it came from: ``{"max-length": (10, "policy"), ...}``."""
+    """Each effective setting with where it came from: ``{"max-length": (10, "policy"), ...}``.
+
+    Limits (``message-ttl``, ``expires``, ``max-length``, ``max-length-bytes``, ``delivery-limit``)
+    take the smallest of the integer ``x-`` argument, the policy and the operator policy (the
+    first of equal values, in that order); other settings come from the ``x-`` argument, else
+    the policy.  A ``dead-letter-routing-key`` without a ``dead-letter-exchange`` is dropped.
+    ``alternate-exchange`` and ``queue-version`` are not resolved here.  Returns a new dict.
+    """
     out: dict[str, tuple[Any, str]] = {}
     for key in _STRICTER:
         candidates = []

@@ -35,6 +35,8 @@ __all__ = ["Store", "RecoveredState", "RecoveredMessage", "ExchangeRecord", "Que
 
 
 class ExchangeRecord(NamedTuple):
+    """A recovered durable exchange (durable by definition, so no ``durable`` field)."""
+
     vhost: str
     name: str
     type: str
@@ -44,6 +46,8 @@ class ExchangeRecord(NamedTuple):
 
 
 class QueueRecord(NamedTuple):
+    """A recovered durable, non-exclusive queue; its messages come from :attr:`RecoveredState.messages`."""
+
     vhost: str
     name: str
     auto_delete: bool
@@ -51,6 +55,8 @@ class QueueRecord(NamedTuple):
 
 
 class BindingRecord(NamedTuple):
+    """A recovered binding between durable ends; ``dest_is_queue`` tells a queue from an exchange."""
+
     vhost: str
     source: str
     destination: str
@@ -113,7 +119,8 @@ class Store(Protocol):
         epoch seconds), used to store message deadlines as wall-clock time.
         """
 
-    def vhost_added(self, vhost: str) -> None: ...
+    def vhost_added(self, vhost: str) -> None:
+        """A vhost was created (the default ``/`` always exists and is never reported)."""
 
     def vhost_deleted(self, vhost: str) -> None:
         """After its queues were deleted (each reported); forget everything else of the vhost."""
@@ -132,10 +139,12 @@ class Store(Protocol):
         """The queue is gone with all its messages, unacked ones included."""
 
     def binding_added(self, vhost: str, source: str, destination: str, dest_is_queue: bool,
-                      routing_key: str, arguments: dict[str, Any]) -> None: ...
+                      routing_key: str, arguments: dict[str, Any]) -> None:
+        """A new binding whose source and destination are both durable (a repeat bind is not reported)."""
 
     def binding_removed(self, vhost: str, source: str, destination: str, dest_is_queue: bool,
-                        routing_key: str, arguments: dict[str, Any]) -> None: ...
+                        routing_key: str, arguments: dict[str, Any]) -> None:
+        """A binding between durable ends was removed (unbind, or a deletion of either end)."""
 
     def message_enqueued(self, vhost: str, queue: str, seq: int, entry: Any) -> None:
         """A persistent message entered a durable queue at position ``seq`` (unique in the queue).

@@ -116,6 +116,10 @@ class _Node:
 class TopicTrie:
     """Multiset of ``(pattern, destination)`` bindings matched against AMQP routing keys.
 
+    ``sort_key`` orders match results (default: order in which destinations were first bound);
+    ``cache_size`` bounds the routing-key result cache (0 disables it).  Raises ``ValueError`` when
+    ``cache_size`` is not an ``int >= 0``.  Destinations must be hashable.  Not thread-safe.
+
     >>> t = TopicTrie()
     >>> t.add('eu.*.billing.#', 'q1'); t.add('#.error', 'q2'); t.add('eu.z3.billing.error', 'q1')
     >>> t.match('eu.z3.billing.error')
@@ -150,7 +154,9 @@ class TopicTrie:
     def add(self, pattern: str, destination: Hashable) -> None:
         """Bind ``destination`` with ``pattern``; the same pair may be bound several times.
 
-        Runtime: O(words in pattern), plus a cache ``clear()`` when the pattern has a wildcard.
+        Raises ``TypeError`` for a non-``str`` pattern or an unhashable destination, before anything
+        changes.  Runtime: O(words in pattern), plus a cache ``clear()`` when the pattern has a
+        wildcard (one ``dict.pop`` for a literal one; nothing when the pair was already bound).
         """
         if not isinstance(pattern, str):
             raise TypeError(f"pattern must be str, got {type(pattern).__name__}")
@@ -217,7 +223,9 @@ class TopicTrie:
     def remove(self, pattern: str, destination: Hashable) -> None:
         """Drop one copy of the pair; absent pairs are ignored.  Prunes nodes left empty.
 
-        Runtime: O(words in pattern), plus a cache ``clear()`` when the pattern has a wildcard.
+        Raises ``TypeError`` for a non-``str`` pattern.  Runtime: O(words in pattern), plus a cache
+        ``clear()`` when the last copy of a wildcard pattern's pair goes (one ``dict.pop`` for a
+        literal one; nothing while copies remain).
         """
         if not isinstance(pattern, str):
             raise TypeError(f"pattern must be str, got {type(pattern).__name__}")
@@ -300,7 +308,11 @@ class TopicTrie:
     def match(self, routing_key: str) -> tuple:
         """Destinations bound by a pattern matching ``routing_key``: de-duplicated, ordered, a tuple.
 
-        Runtime: one dict lookup on a cache hit; otherwise see the module docstring.
+        HOT (once per publish to a topic exchange).  Every miss returns the same shared empty tuple.
+        The result is shared (cached, or a node's stored tuple): treat it as read-only.  Raises
+        ``TypeError`` for a non-``str`` key.  Runtime: one dict lookup on a cache hit; otherwise one
+        lookup in the exact-pattern table plus the wildcard walk (``words x live nodes``, see the
+        module docstring), then the result is cached, evicting the oldest quarter when full.
         """
         result = self._cache.get(routing_key)
         if result is not None:
@@ -430,7 +442,11 @@ class TopicTrie:
 
     def patterns(self) -> Iterator[tuple[str, Hashable, int]]:
         """Yield ``(pattern, destination, count)`` for every bound pair (exact patterns first, then the
-        wildcard trie depth-first; deterministic)."""
+        wildcard trie depth-first; deterministic).
+
+        ``count`` is the pair's multiplicity.  O(nodes + pairs); mutating the trie while iterating is
+        undefined.
+        """
         for pattern, leaf in self._exact.items():
             for dest, count in leaf.dests.items():
                 yield pattern, dest, count
@@ -451,7 +467,11 @@ class TopicTrie:
             stack.extend(reversed(children))
 
     def stats(self) -> dict[str, int]:
-        """Counters: bindings, nodes, cache entries/size, cache hits and misses (uncached walks)."""
+        """Counters: bindings (distinct pairs), nodes, cache entries/size, cache hits and misses.
+
+        ``cache_misses`` counts uncached walks (every match when the cache is disabled); the counters
+        survive :meth:`clear`.  A new dict each call, O(1).
+        """
         return {
             "bindings": self._pairs,
             "nodes": self._nodes,
