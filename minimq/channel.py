@@ -316,7 +316,9 @@ class Channel(EventInbox):
             queues: Any = route(vhost.exchanges, target, routing_key, headers, extra, message)
             if not queues and exchange == "" and routing_key.startswith(REPLY_PREFIX):
                 # a direct reply-to reply (no queue can be named amq.*, so routing found none)
-                self._send_reply(message, routing_key)
+                channel = reply_to.channel_for(vhost, routing_key)
+                if channel is not None:
+                    channel.deliver_reply(message)
             if self._tx is not None:
                 self._tx.append(("publish", message, tuple(queues), mandatory))
                 return _ROUTED if queues else _UNROUTABLE
@@ -357,18 +359,17 @@ class Channel(EventInbox):
         if tracer is not None:
             tracer("unroutable", self, message, (), mandatory)
 
-    def _send_reply(self, message: Message, routing_key: str) -> None:
-        channel = reply_to.channel_for(self._vhost, routing_key)
-        if channel is not None:
-            channel.deliver_reply(message)
-
     def deliver_reply(self, message: Message) -> None:
         """A direct reply-to reply addressed to this channel (lock held); dropped if it stopped listening."""
         reply = self._reply
         if not self.is_open or reply is None:
             return
         # as RabbitMQ: a reply carries the next delivery tag without taking it (it needs no ack)
-        self.push(Delivery(reply.tag, self._next_tag, False, message, channel=self), reply.callback is not None)
+        delivery = Delivery(reply.tag, self._next_tag, False, message, None, None, None, self)
+        (self._events if self._inline and reply.callback is not None else self._inbox).append(delivery)
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._kernel.wakes.append(self)
 
     # -- consuming ------------------------------------------------------------------------------
     def basic_consume(self, queue: str = "", callback: Callable[[Delivery], Any] | None = None,

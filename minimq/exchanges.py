@@ -106,7 +106,7 @@ class Exchange:
 
     __slots__ = (
         "name", "durable", "auto_delete", "internal", "arguments", "seq", "bindings",
-        "exchange_destinations", "deleted", "policy_alternate", "__weakref__",
+        "exchange_destinations", "deleted", "_policy_alternate", "alternate_exchange", "__weakref__",
     )
     type = ""
     is_queue = False
@@ -125,14 +125,26 @@ class Exchange:
         self.exchange_destinations = 0
         self.deleted = False
         #: ``alternate-exchange`` from a policy (the declare argument wins over it)
-        self.policy_alternate: str | None = None
+        self._policy_alternate: str | None = None
+        #: name of the alternate exchange: the ``alternate-exchange`` declare argument if it is a
+        #: ``str``, else the one a policy set, else None.  A plain attribute, kept up to date by the
+        #: ``policy_alternate`` setter, because routing reads it on every unroutable publish.
+        self.alternate_exchange: str | None = None
+        self._update_alternate()
 
     @property
-    def alternate_exchange(self) -> str | None:
-        """Name of the alternate exchange: the ``alternate-exchange`` declare argument if it is a
-        ``str``, else the one a policy set (``policy_alternate``), else ``None``.  O(1)."""
+    def policy_alternate(self) -> str | None:
+        """The ``alternate-exchange`` a policy sets (the vhost assigns it when policies change)."""
+        return self._policy_alternate
+
+    @policy_alternate.setter
+    def policy_alternate(self, value: str | None) -> None:
+        self._policy_alternate = value
+        self._update_alternate()
+
+    def _update_alternate(self) -> None:
         value = self.arguments.get("alternate-exchange")
-        return value if isinstance(value, str) else self.policy_alternate
+        self.alternate_exchange = value if isinstance(value, str) else self._policy_alternate
 
     # -- the narrow interface each type implements ---------------------------------------------
     def validate_binding(self, routing_key: str, arguments: dict | None) -> None:

@@ -67,6 +67,6 @@ def declare_ok(vhost: VirtualHost, name: str) -> tuple[str, int, int]:
     raise NotFound(f"no queue '{name}' in vhost '{vhost.name}'")
 
 
-def channel_for(vhost: VirtualHost, routing_key: str) -> Any:
+def channel_for(vhost: VirtualHost, routing_key: str, _token_at: int = len(REPLY_PREFIX)) -> Any:
     """The channel a reply addressed to ``routing_key`` goes to, or None (then it is dropped)."""
-    return vhost.reply_channels.get(routing_key[len(REPLY_PREFIX):])
+    return vhost.reply_channels.get(routing_key[_token_at:])
