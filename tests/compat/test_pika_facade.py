@@ -508,7 +508,7 @@ def test_duplicate_consumer_tag_is_refused_client_side(broker, conn, ch):
 
 
 def test_cancel_of_unknown_tag_returns_empty_list(ch, caplog):
-    with caplog.at_level(logging.WARNING, logger="minimq.compat.pika"):
+    with caplog.at_level(logging.WARNING, logger="pika"):
         assert ch.basic_cancel("nope") == []
     assert "unknown consumer=nope" in caplog.text
     assert ch.is_open
