@@ -111,13 +111,19 @@ def test_queued_events_are_pikas_classes(conn, ch):
 
 
 @needs_pika
-def test_returned_message_in_unroutable_error_is_pikas(ch):
+def test_returned_message_in_unroutable_error_is_pikas_and_logged_as_pika_logs_it(ch, caplog):
     import pika.adapters.blocking_connection as bc
 
     ch.confirm_delivery()
-    with pytest.raises(exceptions.UnroutableError) as info:
-        ch.basic_publish("", "nowhere", b"x", mandatory=True)
+    with caplog.at_level(logging.WARNING, logger="pika"):
+        with pytest.raises(exceptions.UnroutableError) as info:
+            ch.basic_publish("", "nowhere", b"x", mandatory=True)
     assert type(info.value.messages[0]) is bc.ReturnedMessage
+    [record] = [r for r in caplog.records if r.getMessage().startswith("Published message was returned")]
+    assert record.name == "pika.adapters.blocking_connection" and record.levelno == logging.WARNING
+    assert record.getMessage().startswith(
+        "Published message was returned: _delivery_confirmation=True; channel=1; method=<Basic.Return(")
+    assert record.getMessage().endswith("body_size=1; body_prefix=b'x'")
 
 
 @needs_pika

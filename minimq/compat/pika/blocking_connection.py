@@ -669,8 +669,9 @@ class BlockingChannel(_PikaBlockingChannel):  # type: ignore[misc,valid-type]
             for callback in self._return_callbacks:
                 self._add_pending_event(_ReturnedMessageEvt(callback, self, method, properties, body))
             if self._delivery_confirmation:
-                LOGGER.warning("Published message was returned: channel=%s; method=%r", self._channel_number,
-                               method)
+                LOGGER.warning("Published message was returned: _delivery_confirmation=%s; channel=%s; method=%r; "
+                               "properties=%r; body_size=%d; body_prefix=%.255r", self._delivery_confirmation,
+                               self._channel_number, method, properties, len(body), body)
                 self._puback_return = ReturnedMessage(method, properties, body)
         elif kind is ConsumerCancelled:
             self._on_consumer_cancelled_by_broker(event.consumer_tag)
