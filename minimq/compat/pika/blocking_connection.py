@@ -29,9 +29,16 @@ a waiting ``process_data_events`` sleeps on.
 
 Errors.  Core errors become pika exceptions in one place, :func:`.translate.translate_error`.
 
+pika's own types.  With pika installed, :class:`BlockingConnection` and :class:`BlockingChannel` subclass
+pika's classes (every method is the facade's own), and the events they queue are pika's classes
+(:mod:`.events`, :mod:`.timers`).  ``connection._impl`` is a model of pika's ``SelectConnection`` with an
+``ioloop`` (:mod:`.select_connection`); the core connection is ``connection._core``.  Logging goes to
+pika's logger names (``pika.adapters.blocking_connection``, ``pika.channel``).
+
 Helpers live beside this module: :mod:`.translate` (error translation), :mod:`.validators` (pika's
 client-side argument checks), :mod:`.codec` (the modelled wire: encoding checks, tables, properties,
-frame size) and :mod:`.timers` (the ioloop timers).  They do not import this module.
+frame size), :mod:`.timers` (the ioloop timers), :mod:`.select_connection` (``_impl`` and its ioloop) and
+:mod:`.events` (the queued events).  They do not import this module.
 """
 
 from __future__ import annotations

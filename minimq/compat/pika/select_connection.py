@@ -38,7 +38,6 @@ class IOLoop:
     def __init__(self) -> None:
         self._timers = TimerQueue()
         self._callbacks: deque[Callable[[], Any]] = deque()
-        self._closed = False
         # wake() (any thread) sets _woken and notifies; the connection clears it before each read and
         # sleeps on it afterwards, so a wake-up between the read and the wait is never lost
         self._wake_cond = threading.Condition(threading.Lock())
@@ -76,7 +75,6 @@ class IOLoop:
 
     def close(self) -> None:
         """Drop every pending callback and timer (the connection closed)."""
-        self._closed = True
         self._callbacks.clear()
         self._timers.clear()
 
