@@ -106,10 +106,13 @@ def test_broker_passed_positionally_under_the_patch(minimq_pika):
 # patch_pika without pytest
 
 
-def test_patch_pika_works_where_pytest_cannot_be_imported():
+@pytest.mark.parametrize("hide_pika", [False, True], ids=["with-pika", "without-pika"])
+def test_patch_pika_works_where_pytest_cannot_be_imported(hide_pika):
     code = textwrap.dedent("""
         import sys
         sys.modules["pytest"] = None  # "import pytest" raises ImportError
+        if HIDE_PIKA:
+            sys.modules["pika"] = None
         import threading
         import minimq
         from minimq.compat.pika import patch_pika, USING_PIKA
@@ -141,10 +144,10 @@ def test_patch_pika_works_where_pytest_cannot_be_imported():
             assert patch.broker.get_queue("tasks") is not None
         assert sys.modules["pytest"] is None
         print("ok", USING_PIKA)
-    """)
+    """).replace("HIDE_PIKA", repr(hide_pika))
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
                             cwd=root)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("ok "), result.stdout
+    assert result.stdout.strip() == f"ok {not hide_pika and mp.USING_PIKA}", result.stdout
