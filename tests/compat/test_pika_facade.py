@@ -508,7 +508,7 @@ def test_duplicate_consumer_tag_is_refused_client_side(broker, conn, ch):
 
 
 def test_cancel_of_unknown_tag_returns_empty_list(ch, caplog):
-    with caplog.at_level(logging.WARNING, logger="minimq.compat.pika"):
+    with caplog.at_level(logging.WARNING, logger="pika"):
         assert ch.basic_cancel("nope") == []
     assert "unknown consumer=nope" in caplog.text
     assert ch.is_open
@@ -1263,11 +1263,15 @@ def test_patch_is_undone():
     from minimq.compat.pika.pytest_plugin import patch_pika
 
     original = pika.BlockingConnection
+    original_init = pika.connection.Connection.__init__
     with patch_pika(minimq.Broker()) as patch:
-        assert pika.BlockingConnection is patch.connection_class
+        assert pika.BlockingConnection is original  # the class itself builds the facade
         connection = pika.BlockingConnection()
-        assert patch.connections == [connection]
+        assert type(connection) is patch.connection_class and patch.connections == [connection]
+        assert pika.connection.Connection.__init__ is not original_init  # real connections refused
     assert pika.BlockingConnection is original and bc.BlockingConnection is original
+    assert pika.connection.Connection.__init__ is original_init
+    assert type(BlockingConnection(broker=minimq.Broker())) is BlockingConnection
 
 
 @pytest.mark.skipif(mp.USING_PIKA, reason="pika is installed")

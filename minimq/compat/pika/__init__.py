@@ -17,13 +17,15 @@ the same names (``USING_PIKA`` says which).
 
 For tests, the ``minimq`` pytest plugin (:mod:`.pytest_plugin`) provides ``minimq_broker`` and
 ``minimq_pika``: the latter makes ``pika.BlockingConnection(...)`` in unmodified code connect to the
-test's broker.
+test's broker, and refuses real pika connections.  Outside pytest the same patch is the context manager
+:func:`patch_pika` (:mod:`.patch`).
 """
 
 from . import connection, data, exceptions, frame, spec
 from .blocking_connection import (BlockingChannel, BlockingConnection, ReturnedMessage, default_broker,
                                   reset_default_broker)
 from .connection import ConnectionParameters, Parameters, PlainCredentials, URLParameters
+from .patch import PikaPatch, patch_pika
 from .spec import BasicProperties, DeliveryMode, ExchangeType
 from .translate import translate_error
 
@@ -34,5 +36,5 @@ __all__ = [
     "BlockingConnection", "BlockingChannel", "ReturnedMessage", "default_broker", "reset_default_broker",
     "translate_error", "ConnectionParameters", "URLParameters", "Parameters", "PlainCredentials",
     "BasicProperties", "DeliveryMode", "ExchangeType", "spec", "exceptions", "frame", "data", "connection",
-    "USING_PIKA",
+    "USING_PIKA", "patch_pika", "PikaPatch",
 ]

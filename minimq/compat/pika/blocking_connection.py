@@ -29,9 +29,16 @@ a waiting ``process_data_events`` sleeps on.
 
 Errors.  Core errors become pika exceptions in one place, :func:`.translate.translate_error`.
 
+pika's own types.  With pika installed, :class:`BlockingConnection` and :class:`BlockingChannel` subclass
+pika's classes (every method is the facade's own), and the events they queue are pika's classes
+(:mod:`.events`, :mod:`.timers`).  ``connection._impl`` is a model of pika's ``SelectConnection`` with an
+``ioloop`` (:mod:`.select_connection`); the core connection is ``connection._core``.  Logging goes to
+pika's logger names (``pika.adapters.blocking_connection``, ``pika.channel``).
+
 Helpers live beside this module: :mod:`.translate` (error translation), :mod:`.validators` (pika's
 client-side argument checks), :mod:`.codec` (the modelled wire: encoding checks, tables, properties,
-frame size) and :mod:`.timers` (the ioloop timers).  They do not import this module.
+frame size), :mod:`.timers` (the ioloop timers), :mod:`.select_connection` (``_impl`` and its ioloop) and
+:mod:`.events` (the queued events).  They do not import this module.
 """
 
 from __future__ import annotations
@@ -55,14 +62,20 @@ from .codec import (check_channel_number, content_header_error, properties_to_co
                     short_string_ok, wire)
 from .connection import Parameters
 from .data import as_bytes
-from .timers import TimerQueue, _IoloopTimerContext, _TimerEvt
+from .events import ReturnedMessage, _ConsumerCancellationEvt, _ConsumerDeliveryEvt, _ReturnedMessageEvt
+from .select_connection import SelectConnection
+from .timers import _IoloopTimerContext, _TimerEvt
 from .translate import CORE_ERRORS, translate_error
 from .validators import require_callback, require_string, zero_or_greater
 
 __all__ = ["BlockingConnection", "BlockingChannel", "ReturnedMessage", "default_broker", "reset_default_broker"]
 
-LOGGER = logging.getLogger("minimq.compat.pika")
-LOGGER.addHandler(logging.NullHandler())  # as pika does: silent unless the application configures logging
+#: pika's logger names for the same events: ``logging.getLogger("pika")`` governs the facade's logging too
+LOGGER = logging.getLogger("pika.adapters.blocking_connection")
+#: what pika's ``pika.channel.Channel`` logs (the blocking channel's ``_impl``)
+CHANNEL_LOGGER = logging.getLogger("pika.channel")
+if not spec.USING_PIKA:  # pika's package adds this handler: silent unless the application configures logging
+    logging.getLogger("pika").addHandler(logging.NullHandler())
 
 #: pika's negotiated ``channel_max`` against RabbitMQ (client 65535, server 2047)
 CHANNEL_MAX = 2047
@@ -99,61 +112,19 @@ def reset_default_broker() -> None:
 
 
 # ------------------------------------------------------------------------------------------------
-# ReturnedMessage (pika's class: what UnroutableError carries in publisher-confirm mode)
+# pika's classes as bases: with pika installed, facade objects are instances of pika's classes
 
 
-try:  # pika's own class when pika is importable, so isinstance checks against pika keep working
-    from pika.adapters.blocking_connection import ReturnedMessage
+try:
+    from pika.adapters.blocking_connection import BlockingChannel as _PikaBlockingChannel
+    from pika.adapters.blocking_connection import BlockingConnection as _PikaBlockingConnection
 except ImportError:
-
-    class ReturnedMessage:  # type: ignore[no-redef]
-        """A message returned via Basic.Return in publisher-acknowledgements mode."""
-
-        __slots__ = ("method", "properties", "body")
-
-        def __init__(self, method: Any, properties: Any, body: bytes) -> None:
-            self.method = method
-            self.properties = properties
-            self.body = body
+    _PikaBlockingConnection = object  # type: ignore[assignment,misc]
+    _PikaBlockingChannel = object  # type: ignore[assignment,misc]
 
 
 # ------------------------------------------------------------------------------------------------
-# Events waiting for dispatch (pika's names)
-
-
-class _ConsumerDeliveryEvt:
-    __slots__ = ("method", "properties", "body")
-
-    def __init__(self, method: Any, properties: Any, body: bytes) -> None:
-        self.method = method
-        self.properties = properties
-        self.body = body
-
-
-class _ConsumerCancellationEvt:
-    __slots__ = ("method_frame",)
-
-    def __init__(self, method_frame: Any) -> None:
-        self.method_frame = method_frame
-
-    @property
-    def method(self) -> Any:
-        return self.method_frame.method
-
-
-class _ReturnedMessageEvt:
-    __slots__ = ("callback", "channel", "method", "properties", "body")
-
-    def __init__(self, callback: Callable, channel: BlockingChannel, method: Any, properties: Any,
-                 body: bytes) -> None:
-        self.callback = callback
-        self.channel = channel
-        self.method = method
-        self.properties = properties
-        self.body = body
-
-    def dispatch(self) -> None:
-        self.callback(self.channel, self.method, self.properties, self.body)
+# Consumer bookkeeping (pika's names)
 
 
 class _ConsumerInfo:
@@ -207,11 +178,13 @@ class _QueueConsumerGeneratorInfo:
 # BlockingConnection
 
 
-class BlockingConnection:
-    """A pika ``BlockingConnection`` to a minimq broker.
+class BlockingConnection(_PikaBlockingConnection):  # type: ignore[misc,valid-type]
+    """A pika ``BlockingConnection`` to a minimq broker (an instance of pika's class when pika is installed).
 
     ``BlockingConnection(parameters)`` connects to the process-wide :func:`default_broker`;
-    ``BlockingConnection(parameters, broker=b)`` to ``b``.  The vhost comes from
+    ``BlockingConnection(parameters, broker=b)`` and ``BlockingConnection(b)`` to ``b``.  ``parameters``
+    must be what pika accepts (``None``, ``Parameters``, a non-empty sequence of them); anything else is
+    refused as pika refuses it (``TypeError`` for an object that is not iterable).  The vhost comes from
     ``parameters.virtual_host`` (default ``/``) and the user and password from
     ``parameters.credentials`` (default ``guest``/``guest``), checked against the broker's users
     (:meth:`minimq.Broker.add_user`): a refused login raises ``ProbableAuthenticationError`` and an
@@ -228,22 +201,22 @@ class BlockingConnection:
         self._channels_pending_dispatch: set[int] = set()
         #: channels open as pika sees them (a channel the broker closed stays until its close is read)
         self._channels: dict[int, BlockingChannel] = {}
-        #: the ioloop's timers: call_later's and the deadlines of waits with a time limit
-        self._timer_queue = TimerQueue()
-        self._threadsafe_callbacks: deque = deque()
         #: the pika-side close reason; None while open
         self._closed_error: BaseException | None = None
         self._read_count = 0
-        # _wake() (any thread) sets _woken and notifies; _flush_output clears it before each read and
-        # sleeps on it afterwards, so a wake-up between the read and the wait is never lost
-        self._wake_cond = threading.Condition(threading.Lock())
-        self._woken = False
         #: numbers of channels whose core channel signalled events or its close (added from any thread);
         #: a read looks only at these
         self._signalled: set[int] = set()
 
+        if isinstance(parameters, Broker):
+            if broker is not None:
+                raise TypeError("BlockingConnection() got a Broker both as parameters and as broker=")
+            parameters, broker = None, parameters
         params = self._first_parameters(parameters)
         self._parameters = params
+        #: pika's ``_impl`` (a SelectConnection): the ioloop, the parameters, the pika-side state
+        self._impl = SelectConnection(params)
+        self._ioloop = self._impl.ioloop
         if broker is None:
             broker = default_broker()
         self._broker = broker
@@ -254,19 +227,33 @@ class BlockingConnection:
             password = "guest" if credentials is None else ""
         vhost = getattr(params, "virtual_host", "/")
         try:
-            self._impl = broker.connect(vhost, user, password)
+            #: the core connection (what pika's socket leads to)
+            self._core = broker.connect(vhost, user, password)
         except core_errors.AMQPError as error:
+            self._impl._set_closed()
             raise translate_error(error, opening=True) from None
 
     @staticmethod
     def _first_parameters(parameters: Any) -> Any:
+        """The parameters to use, refusing what pika refuses, with pika's exceptions and messages.
+
+        pika accepts ``None``, a ``Parameters`` instance or a non-empty sequence of them (it tries each in
+        turn; the facade uses the first).  Anything else fails as in pika's connection workflow: an empty
+        value with ``ValueError``, an object that is not iterable with ``TypeError``, a sequence whose
+        last item is not parameters with ``AttributeError``.
+        """
         if parameters is None:
             return Parameters()
-        if isinstance(parameters, (list, tuple)):
-            if not parameters:
-                raise ValueError(f"Expected a non-empty sequence of connection parameters, but got {parameters!r}.")
-            return parameters[0]
-        return parameters
+        if isinstance(parameters, Parameters):
+            return parameters
+        if not parameters:
+            raise ValueError(f"Expected a non-empty sequence of connection parameters, but got {parameters!r}.")
+        try:
+            iter(parameters)
+        except Exception as error:
+            raise TypeError(f"connection_configs does not support iteration: {error!r}") from None
+        parameters[-1].connection_attempts  # pika's workflow reads it first  # noqa: B018
+        return parameters[0]
 
     @property
     def broker(self) -> Broker:
@@ -277,8 +264,7 @@ class BlockingConnection:
         return f"<{self.__class__.__name__} impl={self._impl_repr()}>"
 
     def _impl_repr(self) -> str:
-        state = "OPEN" if self.is_open else "CLOSED"
-        return f"<SelectConnection {state} transport=minimq params={self._parameters!r}>"
+        return repr(self._impl)
 
     def __enter__(self) -> BlockingConnection:
         return self
@@ -297,16 +283,10 @@ class BlockingConnection:
             self._event_dispatch_suspend_depth -= 1
 
     # -- the modelled socket -------------------------------------------------------------------
-    def _wake(self) -> None:
-        """Something arrived (core ``on_events`` hook, threadsafe callback): wake a waiting reader."""
-        with self._wake_cond:
-            self._woken = True
-            self._wake_cond.notify_all()
-
     def _on_events_hook(self, channel_number: int) -> Callable[[], None]:
         """The core channel's ``on_events``: note the channel for the next read, wake a waiting reader."""
         signalled = self._signalled
-        wake = self._wake
+        wake = self._ioloop.wake
 
         def on_events() -> None:
             signalled.add(channel_number)
@@ -326,9 +306,9 @@ class BlockingConnection:
             channel = channels.get(signalled.pop())
             if channel is not None:
                 channel._read_frames()
-        impl = self._impl
-        if not impl.is_open and self._closed_error is None:
-            cause = impl.close_cause
+        core = self._core
+        if not core.is_open and self._closed_error is None:
+            cause = core.close_cause
             error = (translate_error(cause) if cause is not None else
                      exceptions.ConnectionClosedByBroker(320, "CONNECTION_FORCED - closed by the broker"))
             self._on_closed(error)
@@ -344,19 +324,17 @@ class BlockingConnection:
             channel = channels.get(number)
             if channel is not None:
                 channel._notice_close()
-        impl = self._impl
-        if not impl.is_open and self._closed_error is None:
+        if not self._core.is_open and self._closed_error is None:
             self._read_frames()  # reads the connection's close: raises it
 
     def _on_closed(self, error: BaseException) -> None:
         with self._cleanup_mutex:
             self._closed_error = error
+            self._impl._set_closed()
         for channel in list(self._channels.values()):
             channel._on_channel_closed(error)
         self._channels.clear()
         self._ready_events.clear()
-        self._timer_queue.clear()
-        self._threadsafe_callbacks.clear()
 
     def _flush_output(self, *waiters: Callable[[], bool]) -> None:
         """Read frames and run due timers until any waiter is ready (pika's I/O loop).
@@ -366,43 +344,31 @@ class BlockingConnection:
         """
         if self.is_closed:
             raise exceptions.ConnectionWrongStateError()
+        ioloop = self._ioloop
         while not (not waiters or any(ready() for ready in waiters)):
-            with self._wake_cond:
-                self._woken = False
+            ioloop.clear_wake()
             self._read_frames()
-            self._process_timeouts()
+            ioloop.process_timeouts()
             if any(ready() for ready in waiters):
                 return
-            timeout = self._poll_timeout()
-            with self._wake_cond:
-                if not self._woken and timeout > 0:
-                    self._wake_cond.wait(timeout)
+            ioloop.wait(_MAX_WAIT)
 
     def _await_reply(self) -> None:
         """Wait for the reply to a synchronous method: it arrives in the next read."""
         reads = self._read_count
         self._flush_output(lambda: self._read_count != reads)
 
-    def _poll_timeout(self) -> float:
-        if self._threadsafe_callbacks:
-            return 0.0
-        return self._timer_queue.seconds_until_next(_MAX_WAIT)
-
-    def _process_timeouts(self) -> None:
-        threadsafe = self._threadsafe_callbacks
-        while threadsafe:
-            # pika turns a threadsafe callback into a 0-delay timer (reentrancy rules apply)
-            self.call_later(0, threadsafe.popleft())
-        self._timer_queue.run_due()
-
     def _adapter_call_later(self, delay: float, callback: Callable[[], Any]) -> int:
         """pika's ioloop timer: every wait with a time limit and every ``call_later`` goes through it."""
-        if self.is_closed:
-            raise ValueError("Timeout closed before call")  # pika's ioloop is gone with the connection
-        return self._timer_queue.call_later(delay, callback)
+        return self._impl._adapter_call_later(delay, callback)
 
     def _adapter_remove_timeout(self, timer_id: Any) -> None:
-        self._timer_queue.remove_timeout(timer_id)
+        self._impl._adapter_remove_timeout(timer_id)
+
+    def _on_threadsafe_callback(self, user_callback: Callable[[], Any]) -> None:
+        """A callback from ``add_callback_threadsafe`` reached the ioloop: pika makes it a 0-delay timer
+        (dispatched as a ``_TimerEvt``, so the reentrancy rules of timers apply)."""
+        self.call_later(0, user_callback)
 
     def _request_channel_dispatch(self, channel_number: int) -> None:
         self._channels_pending_dispatch.add(channel_number)
@@ -467,8 +433,7 @@ class BlockingConnection:
             if self.is_closed:
                 raise exceptions.ConnectionWrongStateError(
                     "BlockingConnection.add_callback_threadsafe() called on closed or closing connection.")
-            self._threadsafe_callbacks.append(callback)
-        self._wake()
+            self._impl._adapter_add_callback_threadsafe(functools.partial(self._on_threadsafe_callback, callback))
 
     def remove_timeout(self, timeout_id: Any) -> None:
         """Cancel a timer from ``call_later`` (also when it is due but not yet dispatched)."""
@@ -499,8 +464,8 @@ class BlockingConnection:
                 except exceptions.ChannelClosed as exc:
                     LOGGER.warning("Got ChannelClosed while closing channel from connection.close: %r", exc)
         wire(spec.Connection.Close(reply_code, reply_text, 0, 0))
-        if self._impl.is_open:
-            self._impl.close()
+        if self._core.is_open:
+            self._core.close()
             self._on_closed(exceptions.ConnectionClosedByClient(reply_code, reply_text))
             return
         self._await_reply()  # the broker's own Connection.Close is read first: raises it
@@ -545,7 +510,7 @@ class BlockingConnection:
         else:
             check_channel_number(channel_number)  # pika's frame encoding refuses it, the connection stays open
         try:
-            impl = self._impl.channel(channel_number, inline=False)
+            impl = self._core.channel(channel_number, inline=False)
         except CORE_ERRORS as error:
             self._await_reply()  # the connection is closed: reading its close raises
             raise translate_error(error) from None
@@ -570,7 +535,7 @@ class BlockingConnection:
         was reused meanwhile, runs the get on the new channel (whose pika side drops the answer)."""
         channel = self._channels.get(channel_number)
         if channel is None:
-            self._impl.close_with_error(core_errors.ChannelErrorHard("expected 'channel.open'"))
+            self._core.close_with_error(core_errors.ChannelErrorHard("expected 'channel.open'"))
             return
         with contextlib.suppress(*CORE_ERRORS):
             channel._impl.basic_get(queue, no_ack)
@@ -601,7 +566,7 @@ _OPEN = "open"
 _CLOSED = "closed"
 
 
-class BlockingChannel:
+class BlockingChannel(_PikaBlockingChannel):  # type: ignore[misc,valid-type]
     """A pika ``BlockingChannel`` over one core channel (opened with ``inline=False``)."""
 
     def __init__(self, channel_impl: Any, connection: BlockingConnection) -> None:
@@ -621,7 +586,7 @@ class BlockingChannel:
         self._cancelling: set[str] = set()
         #: pika's impl keeps its basic_get callback until GetOk/GetEmpty arrives (DuplicateGetOkCallback)
         self._getok_pending = False
-        LOGGER.debug("Created channel=%s", self._channel_number)
+        LOGGER.info("Created channel=%s", self._channel_number)
 
     def __int__(self) -> int:
         return self._channel_number
@@ -711,8 +676,9 @@ class BlockingChannel:
             for callback in self._return_callbacks:
                 self._add_pending_event(_ReturnedMessageEvt(callback, self, method, properties, body))
             if self._delivery_confirmation:
-                LOGGER.warning("Published message was returned: channel=%s; method=%r", self._channel_number,
-                               method)
+                LOGGER.warning("Published message was returned: _delivery_confirmation=%s; channel=%s; method=%r; "
+                               "properties=%r; body_size=%d; body_prefix=%.255r", self._delivery_confirmation,
+                               self._channel_number, method, properties, len(body), body)
                 self._puback_return = ReturnedMessage(method, properties, body)
         elif kind is ConsumerCancelled:
             self._on_consumer_cancelled_by_broker(event.consumer_tag)
@@ -727,7 +693,7 @@ class BlockingChannel:
                     self._impl.basic_reject(delivery.delivery_tag, True)
             return
         if info is None:
-            LOGGER.error("Unexpected delivery: %r", delivery)
+            CHANNEL_LOGGER.error("Unexpected delivery: %r", delivery)
             return
         method = spec.Basic.Deliver(tag, delivery.delivery_tag, delivery.redelivered, delivery.exchange,
                                     delivery.routing_key)
@@ -1125,7 +1091,7 @@ class BlockingChannel:
             too_large = content_header_error(header_size)
             if too_large is not None:
                 # RabbitMQ cannot take the content header frame: it closes the connection
-                self._connection._impl.close_with_error(too_large)
+                self._connection._core.close_with_error(too_large)
                 if self._delivery_confirmation:
                     self._connection._await_reply()  # reads the close: raises it
                 return

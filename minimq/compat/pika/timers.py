@@ -8,8 +8,9 @@ due while it "reads frames".  This module holds that queue and pika's two timer 
 connection keeps the pika-facing methods (``call_later``, ``remove_timeout``,
 ``_adapter_call_later``, ``_adapter_remove_timeout``) and decides when timers run.
 
-``_TimerEvt`` and ``_IoloopTimerContext`` keep pika's (private) class names so that their reprs and
-any code comparing with pika's ``blocking_connection`` read the same.
+``_TimerEvt`` is pika's own class when pika is importable (``pika.adapters.blocking_connection.
+_TimerEvt``), so the events a connection hands around are pika's; without pika an equivalent is defined
+here.  ``_IoloopTimerContext`` keeps pika's (private) class name so that reprs read the same.
 """
 
 from __future__ import annotations
@@ -87,21 +88,25 @@ class TimerQueue:
         self._callbacks.clear()
 
 
-class _TimerEvt:
-    """A timer created via ``BlockingConnection.call_later``, waiting for dispatch once due."""
+try:  # pika's own event class when pika is importable
+    from pika.adapters.blocking_connection import _TimerEvt
+except ImportError:
 
-    __slots__ = ("timer_id", "_callback")
+    class _TimerEvt:  # type: ignore[no-redef]
+        """A timer created via ``BlockingConnection.call_later``, waiting for dispatch once due."""
 
-    def __init__(self, callback: Callable[[], Any]) -> None:
-        self._callback = callback
-        self.timer_id: Any = None
+        __slots__ = ("timer_id", "_callback")
 
-    def __repr__(self) -> str:
-        return f"<{self.__class__.__name__} timer_id={self.timer_id} callback={self._callback}>"
+        def __init__(self, callback: Callable[[], Any]) -> None:
+            self._callback = callback
+            self.timer_id: Any = None
 
-    def dispatch(self) -> None:
-        """Run the user's callback."""
-        self._callback()
+        def __repr__(self) -> str:
+            return f"<{self.__class__.__name__} timer_id={self.timer_id} callback={self._callback}>"
+
+        def dispatch(self) -> None:
+            """Run the user's callback."""
+            self._callback()
 
 
 class _TimerHost(Protocol):
