@@ -20,6 +20,7 @@ one tag: one lock round trip, one dict pop, two counter decrements.
 
 from __future__ import annotations
 
+import inspect
 from enum import IntEnum
 from typing import Any, Callable
 
@@ -378,10 +379,14 @@ class Channel(EventInbox):
 
         With a ``callback`` on an inline channel, ``callback(delivery)`` runs for each delivery;
         otherwise deliveries wait for :meth:`get_event`.  Raises 404 (no queue), 403 (in exclusive
-        use), 405 (another connection's exclusive queue), 406 (bad ``x-priority``), 530 (tag reused).
+        use), 405 (another connection's exclusive queue), 406 (bad ``x-priority``), 530 (tag reused);
+        ``TypeError``, before anything changes, for a callback that cannot be called as
+        ``callback(delivery)`` (see :func:`check_consumer_callback`).
         """
         check_name(queue, "queue")
         check_name(consumer_tag, "consumer_tag")
+        if callback is not None:
+            check_consumer_callback(callback)
         return self._locked(self._consume, queue, callback, auto_ack, exclusive, consumer_tag, arguments)
 
     def _consume(self, queue: str, callback: Callable | None, auto_ack: bool, exclusive: bool,
@@ -802,6 +807,37 @@ class Channel(EventInbox):
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
         return f"Channel({self.number}, {self.mode}, unacked={len(self._unacked)}, {state})"
+
+
+def check_consumer_callback(callback: Any) -> None:
+    """``TypeError`` unless ``callback`` can be called as ``callback(delivery)``, with one positional argument.
+
+    Checked when a consumer is registered, not at its first delivery.  A callable whose signature cannot
+    be read (some builtins) is accepted.  A callback that takes pika's four arguments
+    ``(channel, method, properties, body)`` gets a message that points to :mod:`minimq.compat.pika`.
+    """
+    if not callable(callback):
+        raise TypeError(f"consumer callback must be a callable taking one argument, callback(delivery), "
+                        f"or None; got {type(callback).__name__}")
+    try:
+        signature = inspect.signature(callback)
+    except (TypeError, ValueError):  # no signature to read (builtins and other C callables): trust it
+        return
+    try:
+        signature.bind(None)
+    except TypeError:
+        pass
+    else:
+        return
+    name = getattr(callback, "__name__", None) or type(callback).__name__
+    try:
+        signature.bind(None, None, None, None)
+    except TypeError:
+        raise TypeError(f"consumer callback must take one positional argument, callback(delivery); "
+                        f"{name}{signature} cannot be called that way") from None
+    raise TypeError(f"consumer callback {name}{signature} has pika's signature (channel, method, properties, "
+                    f"body); minimq's native API calls callback(delivery) with one Delivery; "
+                    f"for pika's API use minimq.compat.pika") from None
 
 
 def _as_quorum_hands_out(entry: Any, fetched: bool = False) -> Message:
