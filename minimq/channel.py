@@ -486,7 +486,9 @@ class Channel(EventInbox):
         else:
             self._unacked[tag] = delivery
             consumer.unacked += 1
-            self._credit.unacked += 1
+            credit = self._credit
+            if credit.limit:  # the channel-wide count runs only under a global limit (see Credit)
+                credit.unacked += 1
             queue.unacked_count += 1
         if self._inline and consumer.callback is not None:
             self._events.append(delivery)
@@ -611,26 +613,32 @@ class Channel(EventInbox):
         self._release_capacity(deliveries)
 
     def _release_capacity(self, deliveries: Any) -> None:
-        """Settled consumer deliveries free prefetch capacity: blocked consumers rejoin their rotation."""
+        """Settled consumer deliveries free prefetch capacity: blocked consumers rejoin their rotation.
+
+        Under a global limit the channel-wide count drops by the number of consumer deliveries settled
+        at once, unless it is 0 (RabbitMQ's limiter); settled gets do not count (see :class:`Credit`).
+        """
         credit = self._credit
         if len(deliveries) == 1 and not credit.limit:  # one ack: the general loop, unrolled
             consumer = deliveries[0].consumer
             if consumer is not None:
                 consumer.unacked -= 1
-                credit.unacked -= 1
                 if consumer.blocked and not consumer.cancelled:
                     consumer.queue.unblock(consumer)
             return
         freed: dict[Consumer, None] = {}
+        settled = 0
         for delivery in deliveries:
             consumer = delivery.consumer
             if consumer is not None:
                 consumer.unacked -= 1
-                credit.unacked -= 1
+                settled += 1
                 freed[consumer] = None
         if not freed:
             return
         if credit.limit:
+            if credit.unacked:
+                credit.unacked -= settled
             candidates = list(self.consumers.values())
         else:
             candidates = [c for c in freed if c.blocked]
@@ -659,11 +667,18 @@ class Channel(EventInbox):
     def _qos(self, prefetch_size: int, prefetch_count: int, global_qos: bool) -> None:
         if prefetch_size:
             raise NotImplementedByServer(f"prefetch_size!=0 ({prefetch_size})")
-        if global_qos:
-            self._credit.limit = prefetch_count
+        credit = self._credit
+        if global_qos and prefetch_count:
+            if not credit.limit:
+                # RabbitMQ's limiter starts from the channel's unacked messages, gets included
+                credit.unacked = len(self._unacked)
+            credit.limit = prefetch_count
         else:
-            self._prefetch = prefetch_count
-            self._credit.limit = 0
+            # global 0 lifts the channel-wide limit; a per-consumer qos lifts it too (RabbitMQ 3.10)
+            if not global_qos:
+                self._prefetch = prefetch_count
+            credit.limit = 0
+            credit.unacked = 0
         for consumer in list(self.consumers.values()):
             if consumer.blocked:
                 consumer.queue.unblock(consumer)
@@ -802,7 +817,11 @@ class Channel(EventInbox):
         for consumer in self.consumers.values():
             assert consumer.unacked == per_consumer.get(consumer, 0), f"{consumer!r} unacked count drifted"
             assert consumer.credit is self._credit, f"{consumer!r} does not share its channel's credit"
-        assert self._credit.unacked == sum(per_consumer.values()), "channel-wide unacked count drifted"
+        credit = self._credit
+        assert credit.limit >= 0
+        # without a global limit nothing is counted; with one the count follows RabbitMQ's limiter, whose
+        # value depends on history (gets unacked when the limit was set stay counted), not on today's state
+        assert credit.limit or credit.unacked == 0, "channel-wide count runs without a global limit"
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
