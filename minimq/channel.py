@@ -716,6 +716,9 @@ class Channel(EventInbox):
     def tx_commit(self) -> None:
         """Enqueue the transaction's publishes, then apply its acks, nacks and rejects, in order.
 
+        Unroutable mandatory publishes are returned before any of the commit's deliveries, as RabbitMQ
+        does.
+
         406 outside tx mode, and ``partial tx completion`` if a queue refused a publish (the rest is
         applied).  With a store, returns once the transaction is durable.
         """
@@ -730,15 +733,20 @@ class Channel(EventInbox):
         pending, self._tx = self._tx, []
         refused = False
         now = self._kernel.clock.now_ms()
+        # RabbitMQ returns a commit's unroutable mandatory messages while it commits and delivers its
+        # routed ones afterwards (queues hand them out through the channel): every return first
+        publishes = []
         for action in pending:
             if action[0] == "publish":
-                _, message, queues, mandatory = action
-                live = [q for q in queues if not q.deleted]
-                if not live:
-                    self._unroutable(message, mandatory)
-                for queue in live:
-                    if not queue.publish(message, now):
-                        refused = True
+                live = [q for q in action[2] if not q.deleted]
+                if live:
+                    publishes.append((action[1], live))
+                else:
+                    self._unroutable(action[1], action[3])
+        for message, live in publishes:
+            for queue in live:
+                if not queue.publish(message, now):
+                    refused = True
         for action in pending:
             if action[0] != "publish":
                 self._apply_settlement(action[0], action[1], action[2])

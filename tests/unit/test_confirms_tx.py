@@ -274,3 +274,19 @@ def test_tx_settlement_of_consumer_deliveries_holds_capacity_until_commit(broker
     ch.basic_nack(got[1].delivery_tag, requeue=True)
     ch.close()  # closing with a pending tx settlement: requeued
     assert broker.channel().queue_declare("q", passive=True).message_count == 1
+
+
+def test_commit_returns_every_unroutable_before_delivering(broker):
+    """RabbitMQ returns a commit's unroutable mandatory messages while committing; the routed ones reach
+    consumers afterwards, through their queues: every return first, whatever the publish order."""
+    ch = broker.channel()
+    ch.queue_declare("q")
+    events = []
+    ch.basic_consume("q", lambda d: events.append(("deliver", d.body)), auto_ack=True)
+    ch.add_on_return_callback(lambda r: events.append(("return", r.body)))
+    ch.tx_select()
+    for target, body in [("q", b"a1"), ("missing", b"r1"), ("q", b"a2"), ("missing", b"r2")]:
+        ch.basic_publish("", target, body, mandatory=True)
+    assert events == []
+    ch.tx_commit()
+    assert events == [("return", b"r1"), ("return", b"r2"), ("deliver", b"a1"), ("deliver", b"a2")]
