@@ -140,7 +140,7 @@ class Channel(EventInbox):
     def _fail(self, error: AMQPError) -> None:
         """Close what RabbitMQ closes for this error (lock held)."""
         if error.closes_connection:
-            self.connection.close_locked(error)
+            self.connection.close_locked(error, self)  # this channel first, then the others
         else:
             self.close_locked(error)
 
