@@ -619,10 +619,18 @@ class Channel(EventInbox):
         at once, unless it is 0 (RabbitMQ's limiter); settled gets do not count (see :class:`Credit`).
         """
         credit = self._credit
-        if len(deliveries) == 1 and not credit.limit:  # one ack: the general loop, unrolled
+        if len(deliveries) == 1:  # one ack: the general loop, unrolled
             consumer = deliveries[0].consumer
-            if consumer is not None:
-                consumer.unacked -= 1
+            if consumer is None:
+                return
+            consumer.unacked -= 1
+            if not credit.limit:
+                if consumer.blocked and not consumer.cancelled:
+                    consumer.queue.unblock(consumer)
+                return
+            if credit.unacked:
+                credit.unacked -= 1
+            for consumer in list(self.consumers.values()):
                 if consumer.blocked and not consumer.cancelled:
                     consumer.queue.unblock(consumer)
             return
