@@ -312,3 +312,33 @@ def scenario_publish_returns_none_and_body_types(env, trace):
     trace.call("bytes body", ch.basic_publish, "", q, b"\x00\xff")
     trace.call("properties=None", ch.basic_publish, "", q, b"np", None)
     bodies(trace, "bodies", ch, q)
+
+
+def _tx_returns_and_deliveries(env, trace, targets):
+    conn = env.connect()
+    ch = conn.channel()
+    q = env.unique("q")
+    missing = env.unique("missing")
+    ch.queue_declare(q)
+    events = []
+    ch.basic_consume(q, lambda c, m, p, b: events.append(["deliver", b]), auto_ack=True)
+    ch.add_on_return_callback(lambda c, m, p, b: events.append(["return", b]))
+    ch.tx_select()
+    for target, body in targets:
+        trace.call("publish %s (mandatory)" % body.decode(), ch.basic_publish, "", q if target == "q" else missing,
+                   body, mandatory=True)
+    trace.call("commit", ch.tx_commit)
+    env.wait_for(conn, lambda: len(events) == len(targets))
+    env.sleep(0.1, conn)
+    trace.log("events, in order", events)
+
+
+@scenario
+def scenario_tx_commit_returns_before_deliveries(env, trace):
+    _tx_returns_and_deliveries(env, trace, [("q", b"m1"), ("missing", b"m2")])
+
+
+@scenario
+def scenario_tx_commit_returns_before_deliveries_interleaved(env, trace):
+    _tx_returns_and_deliveries(env, trace, [("q", b"a1"), ("missing", b"r1"), ("q", b"a2"), ("missing", b"r2"),
+                                            ("q", b"a3"), ("missing", b"r3")])

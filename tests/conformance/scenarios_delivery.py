@@ -887,3 +887,69 @@ def scenario_quorum_exclusive_consume_not_enforced(env, trace):
                consumer_tag="c")
     env.barrier(conn)
     trace.call("counts", conn.channel().queue_declare, q, passive=True)
+
+
+@scenario
+def scenario_prefetch_global_counts_unacked_get(env, trace):
+    """A global limit set where there was none starts from the channel's unacked messages, gets included;
+    settling the get never frees it; raising the limit keeps the count; lifting it resets it."""
+    conn, ch, q = setup_queue(env, trace, 6)
+    get_short(trace, "get (no ack)", ch, q)
+    trace.call("qos 1 global", ch.basic_qos, prefetch_count=1, global_qos=True)
+    a = Collector("a")
+    ch.basic_consume(q, a, consumer_tag="a")
+    settle(env, conn)
+    a.log_short(trace, "nothing: the unacked get fills the limit")
+    trace.call("ack the get", ch.basic_ack, 1)
+    settle(env, conn)
+    a.log_short(trace, "still nothing")
+    trace.call("qos 3 global (limit raised, count kept)", ch.basic_qos, prefetch_count=3, global_qos=True)
+    wait_count(env, conn, a, 2)
+    settle(env, conn)
+    a.log_short(trace, "two")
+    trace.call("qos 0 global (lifted)", ch.basic_qos, prefetch_count=0, global_qos=True)
+    wait_count(env, conn, a, 5)
+    settle(env, conn)
+    a.log_short(trace, "the rest")
+    trace.call("count", ch.queue_declare, q, passive=True)
+
+
+@scenario
+def scenario_prefetch_global_set_again_recounts_unacked_get(env, trace):
+    conn, ch, q = setup_queue(env, trace, 4)
+    get_short(trace, "get (no ack)", ch, q)
+    trace.call("qos 1 global", ch.basic_qos, prefetch_count=1, global_qos=True)
+    trace.call("qos 0 global", ch.basic_qos, prefetch_count=0, global_qos=True)
+    trace.call("qos 1 global again", ch.basic_qos, prefetch_count=1, global_qos=True)
+    a = Collector("a")
+    ch.basic_consume(q, a, consumer_tag="a")
+    settle(env, conn)
+    a.log_short(trace, "nothing: the get is still unacked")
+    trace.call("reject the get (requeue)", ch.basic_reject, 1)
+    settle(env, conn)
+    a.log_short(trace, "still nothing")
+    trace.call("per-consumer qos 2 (lifts the global limit)", ch.basic_qos, prefetch_count=2)
+    wait_count(env, conn, a, 4)
+    settle(env, conn)
+    a.log_short(trace, "everything (the consumer was created without a limit)")
+
+
+@scenario
+def scenario_hard_error_closes_causing_channel_first(env, trace):
+    """The channel whose method raised a connection error closes first: its unacked get is requeued
+    while the other channel's no-ack consumer is still attached, and goes to it."""
+    conn = env.connect()
+    ch1 = conn.channel()
+    ch2 = conn.channel()
+    q = env.unique("q")
+    ch1.queue_declare(q)
+    ch1.confirm_delivery()
+    ch1.basic_publish("", q, b"m")
+    get_short(trace, "ch2 holds the only message", ch2, q)
+    ch1.basic_consume(q, lambda *args: None, auto_ack=True, consumer_tag="c1")
+    trace.call("ch2: exchange type x-bogus", ch2.exchange_declare, env.unique("x"), "x-bogus")
+    trace.state("connection", conn)
+    other = env.connect()
+    env.barrier(other)
+    trace.call("count: the message went to ch1's no-ack consumer", other.channel().queue_declare, q,
+               passive=True)
