@@ -302,7 +302,7 @@ class Channel(EventInbox):
             vhost = self._vhost
             target = vhost.exchanges.get(exchange)
             if target is None or target.internal:
-                self._fail_publish(exchange)
+                self._fail_publish(exchange, len(body))
             headers = extra = ttl = bcc = None
             if properties is not None:
                 reply = self._reply
@@ -344,7 +344,9 @@ class Channel(EventInbox):
             if sync is not None:
                 sync.flush()
 
-    def _fail_publish(self, exchange: str) -> None:
+    def _fail_publish(self, exchange: str, size: int) -> None:
+        if size > MAX_BODY:  # RabbitMQ checks the size before it looks the exchange up
+            check_properties(Properties(), size, self._user, None)
         if exchange in self._vhost.exchanges:
             raise AccessRefused(f"cannot publish to internal exchange '{exchange}' in vhost '{self._vhost.name}'")
         raise NotFound(f"no exchange '{exchange}' in vhost '{self._vhost.name}'")

@@ -261,3 +261,14 @@ def scenario_publish_check_order(env, trace):
         trace.call(label, ch.basic_publish, "", q, b"m", props)
         trace.state(label + ": channel", ch)
     trace.call("nothing was routed", conn.channel().queue_declare, q, passive=True)
+
+
+@scenario
+def scenario_publish_oversized_to_missing_exchange(env, trace):
+    """The body size is checked before the exchange is looked up."""
+    conn = env.connect()
+    ch = conn.channel()
+    ch.confirm_delivery()
+    trace.call("134217729 bytes to a missing exchange", ch.basic_publish, env.unique("missing"), "k",
+               bytes(134217729))
+    trace.state("channel", ch)

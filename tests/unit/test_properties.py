@@ -166,3 +166,12 @@ def test_publish_checks_in_rabbitmq_order(broker, props, text):
     ch.queue_declare("q")
     with soft(ch, PreconditionFailed, 406, "PRECONDITION_FAILED - " + text):
         ch.basic_publish("", "q", b"m", Properties(**props))
+
+
+@pytest.mark.parametrize("exchange", ["missing", "internal"])
+def test_oversized_body_checked_before_the_exchange(broker, exchange):
+    ch = broker.channel()
+    ch.exchange_declare("internal", "fanout", internal=True)
+    with soft(ch, PreconditionFailed, 406,
+              f"PRECONDITION_FAILED - message size {MAX_BODY + 1} is larger than configured max size 134217728"):
+        ch.basic_publish(exchange, "k", bytes(MAX_BODY + 1))
