@@ -127,8 +127,8 @@ def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, dur
     if qtype == "quorum" and "x-dead-letter-strategy" in args:  # the validator runs only for its type
         _expect_one_of("x-dead-letter-strategy", args, ("at-most-once", "at-least-once"), "invalid_dlx_strategy",
                        name, vhost)
-    for arg in ("x-max-length", "x-max-length-bytes"):
-        if arg in args:
+    for arg in ("x-max-length", "x-max-length-bytes", "x-max-in-memory-length", "x-max-in-memory-bytes"):
+        if arg in args and (qtype == "quorum" or arg in ("x-max-length", "x-max-length-bytes")):
             value = _expect_integer(arg, args[arg], name, vhost)
             if value < 0:
                 raise _invalid(arg, name, vhost, f"{{value_negative,{value}}}")
@@ -151,6 +151,12 @@ def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, dur
     if "x-single-active-consumer" in args and not isinstance(args["x-single-active-consumer"], bool):
         raise _invalid("x-single-active-consumer", name, vhost,
                        f"{{unacceptable_type,{type_name(args['x-single-active-consumer'])}}}")
+    if qtype == "quorum" and "x-quorum-initial-group-size" in args:
+        value = _expect_integer("x-quorum-initial-group-size", args["x-quorum-initial-group-size"], name, vhost)
+        if value < 0:
+            raise _invalid("x-quorum-initial-group-size", name, vhost, f"{{value_negative,{value}}}")
+        if value == 0:
+            raise _invalid("x-quorum-initial-group-size", name, vhost, "{value_zero,0}")
     if qtype == "quorum" and "x-queue-leader-locator" in args:  # the last of the validators
         _expect_one_of("x-queue-leader-locator", args, _LEADER_LOCATORS, "invalid_queue_locator_arg", name, vhost)
     if qtype == "quorum":

@@ -754,3 +754,28 @@ def scenario_quorum_classic_only_argument_refused_before_value_check(env, trace)
         trace.call("%s %r" % (arg, value), ch.queue_declare, q, durable=True,
                    arguments={"x-queue-type": "quorum", arg: value})
     trace.call("not created", conn.channel().queue_declare, q, passive=True)
+
+
+@scenario
+def scenario_quorum_only_arguments_validated(env, trace):
+    conn = env.connect()
+    q = env.unique("qq")
+    cases = [
+        ("x-max-in-memory-length -1", {"x-max-in-memory-length": -1}),
+        ("x-max-in-memory-length 'a'", {"x-max-in-memory-length": "a"}),
+        ("x-max-in-memory-bytes -1", {"x-max-in-memory-bytes": -1}),
+        ("x-quorum-initial-group-size 0", {"x-quorum-initial-group-size": 0}),
+        ("x-quorum-initial-group-size -1", {"x-quorum-initial-group-size": -1}),
+        ("x-quorum-initial-group-size 'a'", {"x-quorum-initial-group-size": "a"}),
+        ("x-max-in-memory-length -1, x-max-length -1", {"x-max-in-memory-length": -1, "x-max-length": -1}),
+        ("x-max-in-memory-length -1, x-overflow bad", {"x-max-in-memory-length": -1, "x-overflow": "bad"}),
+        ("x-quorum-initial-group-size 0, x-single-active-consumer 5",
+         {"x-quorum-initial-group-size": 0, "x-single-active-consumer": 5}),
+        ("x-quorum-initial-group-size 0, x-queue-leader-locator bad",
+         {"x-quorum-initial-group-size": 0, "x-queue-leader-locator": "bad"}),
+        ("x-quorum-initial-group-size 0, x-max-priority 1", {"x-quorum-initial-group-size": 0, "x-max-priority": 1}),
+    ]
+    for label, args in cases:
+        ch = conn.channel()
+        trace.call(label, ch.queue_declare, q, durable=True, arguments={"x-queue-type": "quorum", **args})
+    trace.call("not created", conn.channel().queue_declare, q, passive=True)

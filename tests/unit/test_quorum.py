@@ -232,3 +232,32 @@ def test_delivery_limit_not_validated_at_declare(ch):
     for _ in range(5):  # an invalid limit is no limit
         ch.basic_reject(ch.basic_get("qq").delivery_tag)
     assert ch.basic_get("qq").headers["x-delivery-count"] == 5
+
+
+@pytest.mark.parametrize("args, arg, term", [
+    ({"x-max-in-memory-length": -1}, "x-max-in-memory-length", "{value_negative,-1}"),
+    ({"x-max-in-memory-length": "a"}, "x-max-in-memory-length", '"expected integer, got longstr"'),
+    ({"x-max-in-memory-bytes": -1}, "x-max-in-memory-bytes", "{value_negative,-1}"),
+    ({"x-quorum-initial-group-size": 0}, "x-quorum-initial-group-size", "{value_zero,0}"),
+    ({"x-quorum-initial-group-size": -1}, "x-quorum-initial-group-size", "{value_negative,-1}"),
+    ({"x-quorum-initial-group-size": "a"}, "x-quorum-initial-group-size", '"expected integer, got longstr"'),
+    # RabbitMQ's order: x-max-length, x-max-in-memory-*, x-overflow, ..., x-single-active-consumer,
+    # x-quorum-initial-group-size, x-queue-leader-locator, then the classic-only arguments
+    ({"x-max-in-memory-length": -1, "x-max-length": -1}, "x-max-length", "{value_negative,-1}"),
+    ({"x-max-in-memory-bytes": -1, "x-max-length-bytes": -1}, "x-max-length-bytes", "{value_negative,-1}"),
+    ({"x-max-in-memory-length": -1, "x-overflow": "bad"}, "x-max-in-memory-length", "{value_negative,-1}"),
+    ({"x-quorum-initial-group-size": 0, "x-single-active-consumer": 5}, "x-single-active-consumer",
+     "{unacceptable_type,signedint}"),
+    ({"x-quorum-initial-group-size": 0, "x-queue-leader-locator": "bad"}, "x-quorum-initial-group-size",
+     "{value_zero,0}"),
+    ({"x-quorum-initial-group-size": 0, "x-max-priority": 1}, "x-quorum-initial-group-size", "{value_zero,0}"),
+])
+def test_quorum_only_arguments_validated(ch, args, arg, term):
+    with soft(ch, PreconditionFailed, 406,
+              f"PRECONDITION_FAILED - invalid arg '{arg}' for queue 'qq' in vhost '/': {term}"):
+        _quorum(ch, **args)
+
+
+def test_quorum_only_arguments_accepted(ch):
+    _quorum(ch, **{"x-max-in-memory-length": 0, "x-max-in-memory-bytes": 10, "x-quorum-initial-group-size": 1})
+    assert ch.is_open
