@@ -418,8 +418,11 @@ class Channel(EventInbox):
             raise AccessRefused(f"queue '{name}' in vhost '{vhost.name}' in exclusive use")
         if q.quorum and self._credit.limit:
             raise NotImplementedByServer(f"queue '{name}' in vhost '{vhost.name}' does not support global qos")
+        # a quorum queue does not ask the channel's limiter (RabbitMQ 3.10): its consumers get a credit
+        # that is never limited, and their deliveries do not add to the channel-wide count
+        credit = self._credit if not q.quorum else Credit()
         consumer = Consumer(tag, self, q, auto_ack, exclusive, priority, self._prefetch, callback, arguments,
-                            self._credit, self._deliver_to, self._cancelled_by_server)
+                            credit, self._deliver_to, self._cancelled_by_server)
         self.consumers[tag] = consumer
         q.add_consumer(consumer)
         return tag
@@ -488,7 +491,7 @@ class Channel(EventInbox):
         else:
             self._unacked[tag] = delivery
             consumer.unacked += 1
-            credit = self._credit
+            credit = consumer.credit
             if credit.limit:  # the channel-wide count runs only under a global limit (see Credit)
                 credit.unacked += 1
             queue.unacked_count += 1
@@ -834,7 +837,11 @@ class Channel(EventInbox):
                 per_consumer[delivery.consumer] = per_consumer.get(delivery.consumer, 0) + 1
         for consumer in self.consumers.values():
             assert consumer.unacked == per_consumer.get(consumer, 0), f"{consumer!r} unacked count drifted"
-            assert consumer.credit is self._credit, f"{consumer!r} does not share its channel's credit"
+            if consumer.queue.quorum:
+                assert consumer.credit is not self._credit and not consumer.credit.limit, \
+                    f"{consumer!r} of a quorum queue is under the channel's limiter"
+            else:
+                assert consumer.credit is self._credit, f"{consumer!r} does not share its channel's credit"
         credit = self._credit
         assert credit.limit >= 0
         # without a global limit nothing is counted; with one the count follows RabbitMQ's limiter, whose

@@ -33,6 +33,10 @@ class Credit:
     takes their number off, unless the count is 0.  Gets fetched later, and the settling of any get,
     leave it alone: a get unacked when the limit was set keeps its place in the count for as long as
     the limit stays.  Lifting the limit (``global`` 0, or a per-consumer ``basic.qos``) resets it to 0.
+
+    A consumer of a quorum queue holds a credit of its own that is never limited: quorum queues do not
+    ask the limiter, so the global limit never stops them and their deliveries do not add to the count;
+    settling them still takes them off the channel's count, as in RabbitMQ 3.10.
     """
 
     __slots__ = ("limit", "unacked")

@@ -953,3 +953,40 @@ def scenario_hard_error_closes_causing_channel_first(env, trace):
     env.barrier(other)
     trace.call("count: the message went to ch1's no-ack consumer", other.channel().queue_declare, q,
                passive=True)
+
+
+@scenario
+def scenario_prefetch_global_and_quorum_consumer(env, trace):
+    """A quorum queue's consumer is not stopped by the global limit and does not add to its count; acking
+    its deliveries takes them off the count (n at once, unless it is 0: it can go below 0)."""
+    conn = env.connect()
+    ch = conn.channel()
+    qq = env.unique("qq")
+    cq = env.unique("cq")
+    ch.queue_declare(qq, durable=True, arguments={"x-queue-type": "quorum"})
+    ch.queue_declare(cq)
+    quorum, classic = Collector("quorum"), Collector("classic")
+    ch.basic_consume(qq, quorum, consumer_tag="quorum")
+    ch.basic_consume(cq, classic, consumer_tag="classic")
+    trace.call("qos 1 global", ch.basic_qos, prefetch_count=1, global_qos=True)
+    pub = conn.channel()
+    pub.confirm_delivery()
+    for i in range(3):
+        pub.basic_publish("", qq, b"q%d" % i)
+    wait_count(env, conn, quorum, 3)
+    settle(env, conn)
+    quorum.log_short(trace, "quorum consumer: all three")
+    for i in range(5):
+        pub.basic_publish("", cq, b"c%d" % i)
+    wait_count(env, conn, classic, 1)
+    settle(env, conn)
+    classic.log_short(trace, "classic consumer: one")
+    trace.call("ack quorum delivery 1", ch.basic_ack, 1)
+    wait_count(env, conn, classic, 2)
+    settle(env, conn)
+    classic.log_short(trace, "classic consumer: one more")
+    trace.call("ack quorum deliveries 2 and 3 (multiple)", ch.basic_ack, 3, multiple=True)
+    wait_count(env, conn, classic, 4)
+    settle(env, conn)
+    classic.log_short(trace, "classic consumer: two more")
+    trace.call("count", pub.queue_declare, cq, passive=True)

@@ -632,3 +632,23 @@ def test_per_consumer_limit_does_not_count_gets(broker):
     ch.basic_qos(prefetch_count=1)
     _, got = collector(ch, "q")
     assert bodies(got) == [b"1"]
+
+
+def test_quorum_consumers_are_outside_the_global_limit(broker):
+    """A quorum queue does not ask the channel's limiter: its consumer goes on past the global limit and
+    its deliveries do not add to the count; settling them still takes them off (a settlement of n takes
+    n off unless the count is 0, so it can go below 0)."""
+    ch = broker.channel()
+    ch.queue_declare("qq", durable=True, arguments={"x-queue-type": "quorum"})
+    ch.queue_declare("cq")
+    _, quorum = collector(ch, "qq")
+    _, classic = collector(ch, "cq")
+    ch.basic_qos(prefetch_count=1, global_qos=True)
+    _fill(ch, "qq", 3, b"q")
+    assert bodies(quorum) == [b"q0", b"q1", b"q2"]
+    _fill(ch, "cq", 5, b"c")
+    assert bodies(classic) == [b"c0"]  # count 1
+    ch.basic_ack(quorum[0].delivery_tag)  # 1 -> 0: c1 goes out, 1 again
+    assert bodies(classic) == [b"c0", b"c1"]
+    ch.basic_ack(quorum[2].delivery_tag, multiple=True)  # two at once: 1 -> -1, room for two more
+    assert bodies(classic) == [b"c0", b"c1", b"c2", b"c3"]
