@@ -730,7 +730,9 @@ class Channel(EventInbox):
         """Enqueue the transaction's publishes, then apply its acks, nacks and rejects, in order.
 
         Unroutable mandatory publishes are returned before any of the commit's deliveries, as RabbitMQ
-        does.
+        does.  Consecutive settlements of one kind (acks; nacks and rejects with the same ``requeue``)
+        are applied as one, in delivery-tag order, and the deliveries they make room for come after the
+        last of them, as in RabbitMQ.
 
         406 outside tx mode, and ``partial tx completion`` if a queue refused a publish (the rest is
         applied).  With a store, returns once the transaction is durable.
@@ -760,9 +762,45 @@ class Channel(EventInbox):
             for queue in live:
                 if not queue.publish(message, now):
                     refused = True
+        # RabbitMQ applies a commit's settlements in runs: consecutive acks (publishes in between do not
+        # break a run) are one settlement, and so are consecutive nacks/rejects with the same requeue
+        # flag, each run in delivery-tag order (what the channel-wide count and dead-lettering see)
+        runs: list[list] = []
         for action in pending:
             if action[0] != "publish":
-                self._apply_settlement(action[0], action[1], action[2])
+                key = "ack" if action[0] == "ack" else action[2]
+                if runs and runs[-1][0] == key:
+                    runs[-1][1].extend(action[1])
+                else:
+                    runs.append([key, list(action[1])])
+        # ... and the queues hand out what they can only once every settlement of the commit is applied
+        # (in RabbitMQ they deliver after the channel has told the limiter about all of them)
+        touched: dict[Queue, None] = {}
+        credit = self._credit
+        for key, deliveries in runs:
+            if len(deliveries) > 1:
+                deliveries.sort(key=_delivery_tag)
+            for delivery in deliveries:
+                if key == "ack":
+                    delivery.queue.settle_ack(delivery.entry)
+                elif key:
+                    delivery.queue.requeue(delivery.entry)
+                    touched[delivery.queue] = None
+                else:
+                    delivery.queue.settle_reject(delivery.entry)
+            settled = 0
+            for delivery in deliveries:
+                if delivery.consumer is not None:
+                    delivery.consumer.unacked -= 1
+                    settled += 1
+            if settled and credit.limit and credit.unacked:
+                credit.unacked -= settled
+        if runs:
+            for queue in touched:
+                queue.after_requeue()
+            for consumer in list(self.consumers.values()):
+                if consumer.blocked and not consumer.cancelled:
+                    consumer.queue.unblock(consumer)
         if refused:
             raise PreconditionFailed("partial tx completion")
 
@@ -851,6 +889,10 @@ class Channel(EventInbox):
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
         return f"Channel({self.number}, {self.mode}, unacked={len(self._unacked)}, {state})"
+
+
+def _delivery_tag(delivery: Delivery) -> int:
+    return delivery.delivery_tag
 
 
 def check_consumer_callback(callback: Any) -> None:
