@@ -11,7 +11,7 @@ from typing import Any
 from .errors import InternalError, NotImplementedByServer, PreconditionFailed
 from .fieldtypes import format_value, is_integer, type_class, type_name
 
-__all__ = ["validate_queue_arguments", "queue_settings", "check_queue_equivalence",
+__all__ = ["check_server_named", "validate_queue_arguments", "queue_settings", "check_queue_equivalence",
            "check_exchange_equivalence", "validate_exchange_arguments", "MAX_TTL"]
 
 #: Largest ``x-message-ttl`` / ``x-expires`` accepted, in milliseconds (3650 days, RabbitMQ's limit).
@@ -62,11 +62,32 @@ def _expect_one_of(arg: str, args: dict[str, Any], allowed: tuple[str, ...], ter
         raise _invalid(arg, name, vhost, term)
 
 
+def check_server_named(args: dict[str, Any]) -> None:
+    """A server-named queue (``queue.declare`` of ``''``) of a type that cannot have one: 406, checked
+    before the queue's properties and arguments, as RabbitMQ 3.10 does when it picks the name.
+
+    Only classic queues may be server-named.  ``x-queue-type`` is read as RabbitMQ reads it there (a
+    byte string counts as its text); a value that names no queue type crashes RabbitMQ's lookup:
+    :class:`InternalError` (541, which closes the connection).
+    """
+    if "x-queue-type" not in args:
+        return
+    qtype = args["x-queue-type"]
+    if isinstance(qtype, (bytes, bytearray)):
+        qtype = bytes(qtype).decode("utf-8", "replace")
+    if qtype == "classic":
+        return
+    if qtype == "quorum" or qtype == "stream":
+        raise PreconditionFailed(f"Cannot declare a server-named queue for type rabbit_{qtype}_queue")
+    raise InternalError()
+
+
 def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, durable: bool,
                              exclusive: bool, auto_delete: bool, server_named: bool) -> None:
     """Raise 406 for the first invalid argument of a queue being created, in RabbitMQ's order.
 
-    Checks types and ranges of the ``x-`` arguments RabbitMQ validates, the arguments another
+    Checks types and ranges of the ``x-`` arguments RabbitMQ validates (for a quorum queue only its
+    own arguments: a classic-only one is refused as such whatever its value), the arguments another
     queue type owns, and the properties a quorum or stream queue cannot have (``auto_delete``,
     ``exclusive``, non-``durable``, ``server_named``).  Unknown keys are accepted.  Raises
     :class:`PreconditionFailed` (406) with RabbitMQ's text; :class:`NotImplementedByServer` (540)
@@ -106,12 +127,12 @@ def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, dur
     if qtype == "quorum" and "x-dead-letter-strategy" in args:  # the validator runs only for its type
         _expect_one_of("x-dead-letter-strategy", args, ("at-most-once", "at-least-once"), "invalid_dlx_strategy",
                        name, vhost)
-    for arg in ("x-max-length", "x-max-length-bytes"):
-        if arg in args:
+    for arg in ("x-max-length", "x-max-length-bytes", "x-max-in-memory-length", "x-max-in-memory-bytes"):
+        if arg in args and (qtype == "quorum" or arg in ("x-max-length", "x-max-length-bytes")):
             value = _expect_integer(arg, args[arg], name, vhost)
             if value < 0:
                 raise _invalid(arg, name, vhost, f"{{value_negative,{value}}}")
-    if "x-max-priority" in args:
+    if "x-max-priority" in args and qtype != "quorum":  # not a quorum argument: refused below, unvalidated
         value = _expect_integer("x-max-priority", args["x-max-priority"], name, vhost)
         if value < 0:
             raise _invalid("x-max-priority", name, vhost, f"{{value_negative,{value}}}")
@@ -120,15 +141,22 @@ def validate_queue_arguments(name: str, vhost: str, args: dict[str, Any], *, dur
     if "x-overflow" in args:
         _expect_one_of("x-overflow", args, ("drop-head", "reject-publish", "reject-publish-dlx"), "invalid_overflow",
                        name, vhost)
-    if "x-queue-mode" in args and args["x-queue-mode"] not in ("default", "lazy"):
+    if "x-queue-mode" in args and qtype != "quorum" and args["x-queue-mode"] not in ("default", "lazy"):
         raise _invalid("x-queue-mode", name, vhost,
                        f"\"unsupported queue mode '{format_value(args['x-queue-mode'])}'\"")
-    if "x-queue-version" in args and not (is_integer(args["x-queue-version"]) and args["x-queue-version"] in (1, 2)):
+    if "x-queue-version" in args and qtype != "quorum" and \
+            not (is_integer(args["x-queue-version"]) and args["x-queue-version"] in (1, 2)):
         raise _invalid("x-queue-version", name, vhost,
                        f"\"unsupported queue version '{format_value(args['x-queue-version'])}'\"")
     if "x-single-active-consumer" in args and not isinstance(args["x-single-active-consumer"], bool):
         raise _invalid("x-single-active-consumer", name, vhost,
                        f"{{unacceptable_type,{type_name(args['x-single-active-consumer'])}}}")
+    if qtype == "quorum" and "x-quorum-initial-group-size" in args:
+        value = _expect_integer("x-quorum-initial-group-size", args["x-quorum-initial-group-size"], name, vhost)
+        if value < 0:
+            raise _invalid("x-quorum-initial-group-size", name, vhost, f"{{value_negative,{value}}}")
+        if value == 0:
+            raise _invalid("x-quorum-initial-group-size", name, vhost, "{value_zero,0}")
     if qtype == "quorum" and "x-queue-leader-locator" in args:  # the last of the validators
         _expect_one_of("x-queue-leader-locator", args, _LEADER_LOCATORS, "invalid_queue_locator_arg", name, vhost)
     if qtype == "quorum":

@@ -20,6 +20,7 @@ one tag: one lock round trip, one dict pop, two counter decrements.
 
 from __future__ import annotations
 
+import inspect
 from enum import IntEnum
 from typing import Any, Callable
 
@@ -139,7 +140,7 @@ class Channel(EventInbox):
     def _fail(self, error: AMQPError) -> None:
         """Close what RabbitMQ closes for this error (lock held)."""
         if error.closes_connection:
-            self.connection.close_locked(error)
+            self.connection.close_locked(error, self)  # this channel first, then the others
         else:
             self.close_locked(error)
 
@@ -301,7 +302,7 @@ class Channel(EventInbox):
             vhost = self._vhost
             target = vhost.exchanges.get(exchange)
             if target is None or target.internal:
-                self._fail_publish(exchange)
+                self._fail_publish(exchange, len(body))
             headers = extra = ttl = bcc = None
             if properties is not None:
                 reply = self._reply
@@ -345,7 +346,9 @@ class Channel(EventInbox):
             if sync is not None:
                 sync.flush()
 
-    def _fail_publish(self, exchange: str) -> None:
+    def _fail_publish(self, exchange: str, size: int) -> None:
+        if size > MAX_BODY:  # RabbitMQ checks the size before it looks the exchange up
+            check_properties(Properties(), size, self._user, None)
         if exchange in self._vhost.exchanges:
             raise AccessRefused(f"cannot publish to internal exchange '{exchange}' in vhost '{self._vhost.name}'")
         raise NotFound(f"no exchange '{exchange}' in vhost '{self._vhost.name}'")
@@ -379,10 +382,14 @@ class Channel(EventInbox):
 
         With a ``callback`` on an inline channel, ``callback(delivery)`` runs for each delivery;
         otherwise deliveries wait for :meth:`get_event`.  Raises 404 (no queue), 403 (in exclusive
-        use), 405 (another connection's exclusive queue), 406 (bad ``x-priority``), 530 (tag reused).
+        use), 405 (another connection's exclusive queue), 406 (bad ``x-priority``), 530 (tag reused);
+        ``TypeError``, before anything changes, for a callback that cannot be called as
+        ``callback(delivery)`` (see :func:`check_consumer_callback`).
         """
         check_name(queue, "queue")
         check_name(consumer_tag, "consumer_tag")
+        if callback is not None:
+            check_consumer_callback(callback)
         return self._locked(self._consume, queue, callback, auto_ack, exclusive, consumer_tag, arguments)
 
     def _consume(self, queue: str, callback: Callable | None, auto_ack: bool, exclusive: bool,
@@ -412,8 +419,11 @@ class Channel(EventInbox):
             raise AccessRefused(f"queue '{name}' in vhost '{vhost.name}' in exclusive use")
         if q.quorum and self._credit.limit:
             raise NotImplementedByServer(f"queue '{name}' in vhost '{vhost.name}' does not support global qos")
+        # a quorum queue does not ask the channel's limiter (RabbitMQ 3.10): its consumers get a credit
+        # that is never limited, and their deliveries do not add to the channel-wide count
+        credit = self._credit if not q.quorum else Credit()
         consumer = Consumer(tag, self, q, auto_ack, exclusive, priority, self._prefetch, callback, arguments,
-                            self._credit, self._deliver_to, self._cancelled_by_server)
+                            credit, self._deliver_to, self._cancelled_by_server)
         self.consumers[tag] = consumer
         q.add_consumer(consumer)
         return tag
@@ -482,7 +492,9 @@ class Channel(EventInbox):
         else:
             self._unacked[tag] = delivery
             consumer.unacked += 1
-            self._credit.unacked += 1
+            credit = consumer.credit
+            if credit.limit:  # the channel-wide count runs only under a global limit (see Credit)
+                credit.unacked += 1
             queue.unacked_count += 1
         if self._inline and consumer.callback is not None:
             self._events.append(delivery)
@@ -607,26 +619,40 @@ class Channel(EventInbox):
         self._release_capacity(deliveries)
 
     def _release_capacity(self, deliveries: Any) -> None:
-        """Settled consumer deliveries free prefetch capacity: blocked consumers rejoin their rotation."""
+        """Settled consumer deliveries free prefetch capacity: blocked consumers rejoin their rotation.
+
+        Under a global limit the channel-wide count drops by the number of consumer deliveries settled
+        at once, unless it is 0 (RabbitMQ's limiter); settled gets do not count (see :class:`Credit`).
+        """
         credit = self._credit
-        if len(deliveries) == 1 and not credit.limit:  # one ack: the general loop, unrolled
+        if len(deliveries) == 1:  # one ack: the general loop, unrolled
             consumer = deliveries[0].consumer
-            if consumer is not None:
-                consumer.unacked -= 1
+            if consumer is None:
+                return
+            consumer.unacked -= 1
+            if not credit.limit:
+                if consumer.blocked and not consumer.cancelled:
+                    consumer.queue.unblock(consumer)
+                return
+            if credit.unacked:
                 credit.unacked -= 1
+            for consumer in list(self.consumers.values()):
                 if consumer.blocked and not consumer.cancelled:
                     consumer.queue.unblock(consumer)
             return
         freed: dict[Consumer, None] = {}
+        settled = 0
         for delivery in deliveries:
             consumer = delivery.consumer
             if consumer is not None:
                 consumer.unacked -= 1
-                credit.unacked -= 1
+                settled += 1
                 freed[consumer] = None
         if not freed:
             return
         if credit.limit:
+            if credit.unacked:
+                credit.unacked -= settled
             candidates = list(self.consumers.values())
         else:
             candidates = [c for c in freed if c.blocked]
@@ -655,11 +681,18 @@ class Channel(EventInbox):
     def _qos(self, prefetch_size: int, prefetch_count: int, global_qos: bool) -> None:
         if prefetch_size:
             raise NotImplementedByServer(f"prefetch_size!=0 ({prefetch_size})")
-        if global_qos:
-            self._credit.limit = prefetch_count
+        credit = self._credit
+        if global_qos and prefetch_count:
+            if not credit.limit:
+                # RabbitMQ's limiter starts from the channel's unacked messages, gets included
+                credit.unacked = len(self._unacked)
+            credit.limit = prefetch_count
         else:
-            self._prefetch = prefetch_count
-            self._credit.limit = 0
+            # global 0 lifts the channel-wide limit; a per-consumer qos lifts it too (RabbitMQ 3.10)
+            if not global_qos:
+                self._prefetch = prefetch_count
+            credit.limit = 0
+            credit.unacked = 0
         for consumer in list(self.consumers.values()):
             if consumer.blocked:
                 consumer.queue.unblock(consumer)
@@ -697,6 +730,11 @@ class Channel(EventInbox):
     def tx_commit(self) -> None:
         """Enqueue the transaction's publishes, then apply its acks, nacks and rejects, in order.
 
+        Unroutable mandatory publishes are returned before any of the commit's deliveries, as RabbitMQ
+        does.  Consecutive settlements of one kind (acks; nacks and rejects with the same ``requeue``)
+        are applied as one, in delivery-tag order, and the deliveries they make room for come after the
+        last of them, as in RabbitMQ.
+
         406 outside tx mode, and ``partial tx completion`` if a queue refused a publish (the rest is
         applied).  With a store, returns once the transaction is durable.
         """
@@ -711,18 +749,59 @@ class Channel(EventInbox):
         pending, self._tx = self._tx, []
         refused = False
         now = self._kernel.clock.now_ms()
+        # RabbitMQ returns a commit's unroutable mandatory messages while it commits and delivers its
+        # routed ones afterwards (queues hand them out through the channel): every return first
+        publishes = []
         for action in pending:
             if action[0] == "publish":
-                _, message, queues, mandatory = action
-                live = [q for q in queues if not q.deleted]
-                if not live:
-                    self._unroutable(message, mandatory)
-                for queue in live:
-                    if not queue.publish(message, now):
-                        refused = True
+                live = [q for q in action[2] if not q.deleted]
+                if live:
+                    publishes.append((action[1], live))
+                else:
+                    self._unroutable(action[1], action[3])
+        for message, live in publishes:
+            for queue in live:
+                if not queue.publish(message, now):
+                    refused = True
+        # RabbitMQ applies a commit's settlements in runs: consecutive acks (publishes in between do not
+        # break a run) are one settlement, and so are consecutive nacks/rejects with the same requeue
+        # flag, each run in delivery-tag order (what the channel-wide count and dead-lettering see)
+        runs: list[list] = []
         for action in pending:
             if action[0] != "publish":
-                self._apply_settlement(action[0], action[1], action[2])
+                key = "ack" if action[0] == "ack" else action[2]
+                if runs and runs[-1][0] == key:
+                    runs[-1][1].extend(action[1])
+                else:
+                    runs.append([key, list(action[1])])
+        # ... and the queues hand out what they can only once every settlement of the commit is applied
+        # (in RabbitMQ they deliver after the channel has told the limiter about all of them)
+        touched: dict[Queue, None] = {}
+        credit = self._credit
+        for key, deliveries in runs:
+            if len(deliveries) > 1:
+                deliveries.sort(key=_delivery_tag)
+            for delivery in deliveries:
+                if key == "ack":
+                    delivery.queue.settle_ack(delivery.entry)
+                elif key:
+                    delivery.queue.requeue(delivery.entry)
+                    touched[delivery.queue] = None
+                else:
+                    delivery.queue.settle_reject(delivery.entry)
+            settled = 0
+            for delivery in deliveries:
+                if delivery.consumer is not None:
+                    delivery.consumer.unacked -= 1
+                    settled += 1
+            if settled and credit.limit and credit.unacked:
+                credit.unacked -= settled
+        if runs:
+            for queue in touched:
+                queue.after_requeue()
+            for consumer in list(self.consumers.values()):
+                if consumer.blocked and not consumer.cancelled:
+                    consumer.queue.unblock(consumer)
         if refused:
             raise PreconditionFailed("partial tx completion")
 
@@ -797,12 +876,55 @@ class Channel(EventInbox):
                 per_consumer[delivery.consumer] = per_consumer.get(delivery.consumer, 0) + 1
         for consumer in self.consumers.values():
             assert consumer.unacked == per_consumer.get(consumer, 0), f"{consumer!r} unacked count drifted"
-            assert consumer.credit is self._credit, f"{consumer!r} does not share its channel's credit"
-        assert self._credit.unacked == sum(per_consumer.values()), "channel-wide unacked count drifted"
+            if consumer.queue.quorum:
+                assert consumer.credit is not self._credit and not consumer.credit.limit, \
+                    f"{consumer!r} of a quorum queue is under the channel's limiter"
+            else:
+                assert consumer.credit is self._credit, f"{consumer!r} does not share its channel's credit"
+        credit = self._credit
+        assert credit.limit >= 0
+        # without a global limit nothing is counted; with one the count follows RabbitMQ's limiter, whose
+        # value depends on history (gets unacked when the limit was set stay counted), not on today's state
+        assert credit.limit or credit.unacked == 0, "channel-wide count runs without a global limit"
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
         return f"Channel({self.number}, {self.mode}, unacked={len(self._unacked)}, {state})"
+
+
+def _delivery_tag(delivery: Delivery) -> int:
+    return delivery.delivery_tag
+
+
+def check_consumer_callback(callback: Any) -> None:
+    """``TypeError`` unless ``callback`` can be called as ``callback(delivery)``, with one positional argument.
+
+    Checked when a consumer is registered, not at its first delivery.  A callable whose signature cannot
+    be read (some builtins) is accepted.  A callback that takes pika's four arguments
+    ``(channel, method, properties, body)`` gets a message that points to :mod:`minimq.compat.pika`.
+    """
+    if not callable(callback):
+        raise TypeError(f"consumer callback must be a callable taking one argument, callback(delivery), "
+                        f"or None; got {type(callback).__name__}")
+    try:
+        signature = inspect.signature(callback)
+    except (TypeError, ValueError):  # no signature to read (builtins and other C callables): trust it
+        return
+    try:
+        signature.bind(None)
+    except TypeError:
+        pass
+    else:
+        return
+    name = getattr(callback, "__name__", None) or type(callback).__name__
+    try:
+        signature.bind(None, None, None, None)
+    except TypeError:
+        raise TypeError(f"consumer callback must take one positional argument, callback(delivery); "
+                        f"{name}{signature} cannot be called that way") from None
+    raise TypeError(f"consumer callback {name}{signature} has pika's signature (channel, method, properties, "
+                    f"body); minimq's native API calls callback(delivery) with one Delivery; "
+                    f"for pika's API use minimq.compat.pika") from None
 
 
 def _as_quorum_hands_out(entry: Any, fetched: bool = False) -> Message:

@@ -104,12 +104,19 @@ class Connection:
         with self.kernel:
             self.close_locked(error)
 
-    def close_locked(self, cause: AMQPError | None) -> None:
-        """Close with the lock held: channels closed with ``cause``, exclusive queues deleted."""
+    def close_locked(self, cause: AMQPError | None, origin: ChannelLike | None = None) -> None:
+        """Close with the lock held: channels closed with ``cause``, exclusive queues deleted.
+
+        ``origin`` is the channel whose method caused a hard error: it closes first, as in RabbitMQ,
+        where that channel's process stops before the connection shuts the others down.  What it
+        requeues is therefore offered to the other channels' consumers while they are still attached.
+        """
         if not self.is_open:
             return
         self.is_open = False
         self.close_cause = cause
+        if origin is not None:
+            origin.close_locked(cause)
         for channel in list(self.channels.values()):
             channel.close_locked(cause)
         self.vhost.delete_exclusive_queues(self)

@@ -8,8 +8,10 @@ every consumer of one channel (the channel-wide ``basic.qos global`` limit and u
 When the queue goes away it calls ``consumer.cancelled_by_server(consumer)``.
 
 Prefetch (docs/semantics.md §7.7): a per-consumer limit is fixed when the consumer is created (later
-``basic.qos`` calls apply to later consumers); a global limit is shared through the credit and may
-change at any time.  ``no_ack`` consumers are bound only by the global limit.
+``basic.qos`` calls apply to later consumers) and counts that consumer's unacked deliveries only; a
+global limit is shared through the credit and may change at any time, and its count also holds the
+channel's gets that were unacked when it was set (see :class:`Credit`).  ``no_ack`` consumers are bound
+only by the global limit.
 
 Cost model (HOT): :meth:`Consumer.can_take` is two attribute reads and at most three comparisons;
 ``deliver`` is one call of a cached bound method.
@@ -23,14 +25,26 @@ __all__ = ["Consumer", "Credit"]
 
 
 class Credit:
-    """A channel's shared prefetch state: the ``global`` limit (0 = none) and its unacked count."""
+    """A channel's shared prefetch state: the ``global`` limit (0 = none) and the count it is compared with.
+
+    The count follows RabbitMQ 3.10's channel limiter.  It runs only while a global limit is set (it is 0
+    otherwise).  Setting a limit where there was none starts it at the channel's unacked messages, gets
+    included; each consumer delivery that needs an ack adds one; a settlement of consumer deliveries
+    takes their number off, unless the count is 0.  Gets fetched later, and the settling of any get,
+    leave it alone: a get unacked when the limit was set keeps its place in the count for as long as
+    the limit stays.  Lifting the limit (``global`` 0, or a per-consumer ``basic.qos``) resets it to 0.
+
+    A consumer of a quorum queue holds a credit of its own that is never limited: quorum queues do not
+    ask the limiter, so the global limit never stops them and their deliveries do not add to the count;
+    settling them still takes them off the channel's count, as in RabbitMQ 3.10.
+    """
 
     __slots__ = ("limit", "unacked")
 
     def __init__(self) -> None:
         #: channel-wide prefetch limit (``basic.qos(global_qos=True)``); 0 means unlimited
         self.limit = 0
-        #: unacked consumer deliveries on the channel (gets and no-ack deliveries do not count)
+        #: what the limit is compared with (RabbitMQ's limiter ``volume``; see the class docstring)
         self.unacked = 0
 
     def __repr__(self) -> str:
@@ -88,7 +102,9 @@ class Consumer:
     def settled(self) -> None:
         """One of this consumer's deliveries was settled: its capacity (and the channel's) is back."""
         self.unacked -= 1
-        self.credit.unacked -= 1
+        credit = self.credit
+        if credit.limit and credit.unacked:
+            credit.unacked -= 1
 
     def __repr__(self) -> str:
         return f"Consumer({self.tag!r}, queue={self.queue.name!r}, unacked={self.unacked})"

@@ -70,9 +70,12 @@ def check_properties(properties: Any, size: int, user: str,
         properties = Properties.from_object(properties)
     if size > MAX_BODY:
         raise PreconditionFailed(f"message size {size} is larger than configured max size {MAX_BODY}")
-    mode = properties.delivery_mode
-    if mode is not None and mode not in (1, 2):
-        raise PreconditionFailed(f"invalid message: {{delivery_mode_unknown,{mode}}}")
+    # RabbitMQ's order: direct reply-to, user_id, expiration, then the message itself (CC/BCC headers,
+    # delivery mode)
+    if properties.reply_to == REPLY_TO:
+        if reply_address is None:
+            raise PreconditionFailed("fast reply consumer does not exist")
+        properties = properties.with_reply_to(reply_address)
     user_id = properties.user_id
     if user_id is not None and user_id != user:
         raise PreconditionFailed(f"user_id property set to '{user_id}' but authenticated user was '{user}'")
@@ -95,8 +98,7 @@ def check_properties(properties: Any, size: int, user: str,
                 bcc = [k for k in headers["BCC"] if isinstance(k, str)]
                 headers = {k: v for k, v in headers.items() if k != "BCC"}
                 properties = properties.copy(headers=headers)
-    if properties.reply_to == REPLY_TO:
-        if reply_address is None:
-            raise PreconditionFailed("fast reply consumer does not exist")
-        properties = properties.with_reply_to(reply_address)
+    mode = properties.delivery_mode
+    if mode is not None and mode not in (1, 2):
+        raise PreconditionFailed(f"invalid message: {{delivery_mode_unknown,{mode}}}")
     return properties, headers, extra, ttl, bcc

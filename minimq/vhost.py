@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .arguments import (check_exchange_equivalence, check_queue_equivalence, queue_settings,
-                        validate_exchange_arguments, validate_queue_arguments)
+from .arguments import (check_exchange_equivalence, check_queue_equivalence, check_server_named,
+                        queue_settings, validate_exchange_arguments, validate_queue_arguments)
 from .deadletter import dead_letter_copy, is_cycle, routing_keys_of
 from .errors import (AccessRefused, CommandInvalid, NotFound, NotImplementedByServer, PreconditionFailed,
                      ResourceLocked)
@@ -270,6 +270,7 @@ class VirtualHost:
         name = strip_crlf(name)
         server_named = name == ""
         if server_named:
+            check_server_named(arguments)  # before any property or argument check
             name = random_name("amq.gen-")
             while name in self.queues:
                 name = random_name("amq.gen-")

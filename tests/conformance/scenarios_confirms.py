@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .harness import bodies, scenario
+from .harness import Collector, bodies, scenario, settle, wait_count
 
 
 @scenario
@@ -312,3 +312,98 @@ def scenario_publish_returns_none_and_body_types(env, trace):
     trace.call("bytes body", ch.basic_publish, "", q, b"\x00\xff")
     trace.call("properties=None", ch.basic_publish, "", q, b"np", None)
     bodies(trace, "bodies", ch, q)
+
+
+def _tx_returns_and_deliveries(env, trace, targets):
+    conn = env.connect()
+    ch = conn.channel()
+    q = env.unique("q")
+    missing = env.unique("missing")
+    ch.queue_declare(q)
+    events = []
+    ch.basic_consume(q, lambda c, m, p, b: events.append(["deliver", b]), auto_ack=True)
+    ch.add_on_return_callback(lambda c, m, p, b: events.append(["return", b]))
+    ch.tx_select()
+    for target, body in targets:
+        trace.call("publish %s (mandatory)" % body.decode(), ch.basic_publish, "", q if target == "q" else missing,
+                   body, mandatory=True)
+    trace.call("commit", ch.tx_commit)
+    env.wait_for(conn, lambda: len(events) == len(targets))
+    env.sleep(0.1, conn)
+    trace.log("events, in order", events)
+
+
+@scenario
+def scenario_tx_commit_returns_before_deliveries(env, trace):
+    _tx_returns_and_deliveries(env, trace, [("q", b"m1"), ("missing", b"m2")])
+
+
+@scenario
+def scenario_tx_commit_returns_before_deliveries_interleaved(env, trace):
+    _tx_returns_and_deliveries(env, trace, [("q", b"a1"), ("missing", b"r1"), ("q", b"a2"), ("missing", b"r2"),
+                                            ("q", b"a3"), ("missing", b"r3")])
+
+
+@scenario
+def scenario_tx_commit_settlement_runs_and_global_limit(env, trace):
+    """A commit applies consecutive settlements of one kind as one: under a global limit whose count is
+    1, acking two quorum deliveries in one run takes 2 off (to -1); ack, nack, ack are three runs."""
+    for label, steps in [("ack 1, ack 2", [("ack", 1), ("ack", 2)]),
+                         ("ack 1, nack 2, ack 3", [("ack", 1), ("nack", 2), ("ack", 3)]),
+                         ("nack 1, reject 2 (both requeue)", [("nack", 1), ("reject", 2)])]:
+        conn = env.connect()
+        ch = conn.channel()
+        qq = env.unique("qq")
+        cq = env.unique("cq")
+        ch.queue_declare(qq, durable=True, arguments={"x-queue-type": "quorum"})
+        ch.queue_declare(cq)
+        quorum, classic = Collector("quorum"), Collector("classic")
+        ch.basic_consume(qq, quorum, consumer_tag="quorum")
+        ch.basic_consume(cq, classic, consumer_tag="classic")
+        ch.basic_qos(prefetch_count=1, global_qos=True)
+        pub = conn.channel()
+        pub.confirm_delivery()
+        for i in range(3):
+            pub.basic_publish("", qq, b"q%d" % i)
+        wait_count(env, conn, quorum, 3)
+        for i in range(5):
+            pub.basic_publish("", cq, b"c%d" % i)
+        wait_count(env, conn, classic, 1)
+        settle(env, conn)
+        ch.tx_select()
+        for kind, tag in steps:
+            if kind == "ack":
+                ch.basic_ack(tag)
+            elif kind == "nack":
+                ch.basic_nack(tag, requeue=True)
+            else:
+                ch.basic_reject(tag, requeue=True)
+        trace.call(label + ": commit", ch.tx_commit)
+        wait_count(env, conn, classic, 3, timeout=0.5)
+        settle(env, conn)
+        trace.log(label + ": classic deliveries", [b for _m, _p, b in classic.items])
+        ch.close()
+        pub.queue_delete(qq)
+        pub.queue_delete(cq)
+        conn.close()
+
+
+@scenario
+def scenario_tx_commit_dead_letters_run_in_tag_order(env, trace):
+    conn = env.connect()
+    ch = conn.channel()
+    q = env.unique("q")
+    dlq = env.unique("dlq")
+    ch.queue_declare(dlq)
+    ch.queue_declare(q, arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq})
+    ch.confirm_delivery()
+    for i in range(4):
+        ch.basic_publish("", q, b"m%d" % i)
+    c = conn.channel()
+    tags = [c.basic_get(q)[0].delivery_tag for _ in range(4)]
+    c.tx_select()
+    for tag in reversed(tags):
+        c.basic_reject(tag, requeue=False)
+    trace.call("commit of four rejects, last tag first", c.tx_commit)
+    env.barrier(conn)
+    bodies(trace, "dead-lettered", c, dlq)

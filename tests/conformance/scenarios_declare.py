@@ -712,3 +712,70 @@ def scenario_quorum_redeclare_compares_its_own_arguments(env, trace):
         ("add ttl and max-length (order)", lambda c: c.queue_declare(
             q, durable=True, arguments=dict(qq, **{"x-message-ttl": 5, "x-max-length": 5}))),
     ])
+
+
+@scenario
+def scenario_server_named_quorum_refused_first(env, trace):
+    """'' with a quorum or stream type is refused before any property or argument check."""
+    conn = env.connect()
+    cases = [
+        ("quorum, non-durable", {}, {"x-queue-type": "quorum"}),
+        ("quorum, exclusive auto-delete", dict(exclusive=True, auto_delete=True), {"x-queue-type": "quorum"}),
+        ("quorum, invalid x-expires", dict(durable=True), {"x-queue-type": "quorum", "x-expires": -1}),
+        ("quorum, x-dead-letter-exchange not a string", {}, {"x-queue-type": "quorum", "x-dead-letter-exchange": 5}),
+        ("quorum, x-max-priority 300", dict(durable=True), {"x-queue-type": "quorum", "x-max-priority": 300}),
+        ("quorum as bytes", dict(durable=True), {"x-queue-type": b"quorum"}),
+        ("stream", dict(durable=True), {"x-queue-type": "stream"}),
+    ]
+    for label, flags, args in cases:
+        ch = conn.channel()
+        trace.call(label, ch.queue_declare, "", arguments=args, **flags)
+        trace.state(label + ": channel", ch)
+    trace.state("connection", conn)
+
+
+@scenario
+def scenario_server_named_unknown_queue_type_crashes(env, trace):
+    """RabbitMQ looks the type up to decide whether '' may be server-named and crashes on an unknown one."""
+    for qtype in ["bogus", 5]:
+        conn = env.connect()
+        ch = conn.channel()
+        trace.call("x-queue-type %r" % (qtype,), ch.queue_declare, "", arguments={"x-queue-type": qtype})
+        trace.state("connection", conn)
+
+
+@scenario
+def scenario_quorum_classic_only_argument_refused_before_value_check(env, trace):
+    conn = env.connect()
+    q = env.unique("qq")
+    for arg, value in [("x-max-priority", 300), ("x-max-priority", -1), ("x-max-priority", "high"),
+                       ("x-queue-mode", "bad"), ("x-queue-version", 7)]:
+        ch = conn.channel()
+        trace.call("%s %r" % (arg, value), ch.queue_declare, q, durable=True,
+                   arguments={"x-queue-type": "quorum", arg: value})
+    trace.call("not created", conn.channel().queue_declare, q, passive=True)
+
+
+@scenario
+def scenario_quorum_only_arguments_validated(env, trace):
+    conn = env.connect()
+    q = env.unique("qq")
+    cases = [
+        ("x-max-in-memory-length -1", {"x-max-in-memory-length": -1}),
+        ("x-max-in-memory-length 'a'", {"x-max-in-memory-length": "a"}),
+        ("x-max-in-memory-bytes -1", {"x-max-in-memory-bytes": -1}),
+        ("x-quorum-initial-group-size 0", {"x-quorum-initial-group-size": 0}),
+        ("x-quorum-initial-group-size -1", {"x-quorum-initial-group-size": -1}),
+        ("x-quorum-initial-group-size 'a'", {"x-quorum-initial-group-size": "a"}),
+        ("x-max-in-memory-length -1, x-max-length -1", {"x-max-in-memory-length": -1, "x-max-length": -1}),
+        ("x-max-in-memory-length -1, x-overflow bad", {"x-max-in-memory-length": -1, "x-overflow": "bad"}),
+        ("x-quorum-initial-group-size 0, x-single-active-consumer 5",
+         {"x-quorum-initial-group-size": 0, "x-single-active-consumer": 5}),
+        ("x-quorum-initial-group-size 0, x-queue-leader-locator bad",
+         {"x-quorum-initial-group-size": 0, "x-queue-leader-locator": "bad"}),
+        ("x-quorum-initial-group-size 0, x-max-priority 1", {"x-quorum-initial-group-size": 0, "x-max-priority": 1}),
+    ]
+    for label, args in cases:
+        ch = conn.channel()
+        trace.call(label, ch.queue_declare, q, durable=True, arguments={"x-queue-type": "quorum", **args})
+    trace.call("not created", conn.channel().queue_declare, q, passive=True)

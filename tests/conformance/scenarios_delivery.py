@@ -887,3 +887,106 @@ def scenario_quorum_exclusive_consume_not_enforced(env, trace):
                consumer_tag="c")
     env.barrier(conn)
     trace.call("counts", conn.channel().queue_declare, q, passive=True)
+
+
+@scenario
+def scenario_prefetch_global_counts_unacked_get(env, trace):
+    """A global limit set where there was none starts from the channel's unacked messages, gets included;
+    settling the get never frees it; raising the limit keeps the count; lifting it resets it."""
+    conn, ch, q = setup_queue(env, trace, 6)
+    get_short(trace, "get (no ack)", ch, q)
+    trace.call("qos 1 global", ch.basic_qos, prefetch_count=1, global_qos=True)
+    a = Collector("a")
+    ch.basic_consume(q, a, consumer_tag="a")
+    settle(env, conn)
+    a.log_short(trace, "nothing: the unacked get fills the limit")
+    trace.call("ack the get", ch.basic_ack, 1)
+    settle(env, conn)
+    a.log_short(trace, "still nothing")
+    trace.call("qos 3 global (limit raised, count kept)", ch.basic_qos, prefetch_count=3, global_qos=True)
+    wait_count(env, conn, a, 2)
+    settle(env, conn)
+    a.log_short(trace, "two")
+    trace.call("qos 0 global (lifted)", ch.basic_qos, prefetch_count=0, global_qos=True)
+    wait_count(env, conn, a, 5)
+    settle(env, conn)
+    a.log_short(trace, "the rest")
+    trace.call("count", ch.queue_declare, q, passive=True)
+
+
+@scenario
+def scenario_prefetch_global_set_again_recounts_unacked_get(env, trace):
+    conn, ch, q = setup_queue(env, trace, 4)
+    get_short(trace, "get (no ack)", ch, q)
+    trace.call("qos 1 global", ch.basic_qos, prefetch_count=1, global_qos=True)
+    trace.call("qos 0 global", ch.basic_qos, prefetch_count=0, global_qos=True)
+    trace.call("qos 1 global again", ch.basic_qos, prefetch_count=1, global_qos=True)
+    a = Collector("a")
+    ch.basic_consume(q, a, consumer_tag="a")
+    settle(env, conn)
+    a.log_short(trace, "nothing: the get is still unacked")
+    trace.call("reject the get (requeue)", ch.basic_reject, 1)
+    settle(env, conn)
+    a.log_short(trace, "still nothing")
+    trace.call("per-consumer qos 2 (lifts the global limit)", ch.basic_qos, prefetch_count=2)
+    wait_count(env, conn, a, 4)
+    settle(env, conn)
+    a.log_short(trace, "everything (the consumer was created without a limit)")
+
+
+@scenario
+def scenario_hard_error_closes_causing_channel_first(env, trace):
+    """The channel whose method raised a connection error closes first: its unacked get is requeued
+    while the other channel's no-ack consumer is still attached, and goes to it."""
+    conn = env.connect()
+    ch1 = conn.channel()
+    ch2 = conn.channel()
+    q = env.unique("q")
+    ch1.queue_declare(q)
+    ch1.confirm_delivery()
+    ch1.basic_publish("", q, b"m")
+    get_short(trace, "ch2 holds the only message", ch2, q)
+    ch1.basic_consume(q, lambda *args: None, auto_ack=True, consumer_tag="c1")
+    trace.call("ch2: exchange type x-bogus", ch2.exchange_declare, env.unique("x"), "x-bogus")
+    trace.state("connection", conn)
+    other = env.connect()
+    env.barrier(other)
+    trace.call("count: the message went to ch1's no-ack consumer", other.channel().queue_declare, q,
+               passive=True)
+
+
+@scenario
+def scenario_prefetch_global_and_quorum_consumer(env, trace):
+    """A quorum queue's consumer is not stopped by the global limit and does not add to its count; acking
+    its deliveries takes them off the count (n at once, unless it is 0: it can go below 0)."""
+    conn = env.connect()
+    ch = conn.channel()
+    qq = env.unique("qq")
+    cq = env.unique("cq")
+    ch.queue_declare(qq, durable=True, arguments={"x-queue-type": "quorum"})
+    ch.queue_declare(cq)
+    quorum, classic = Collector("quorum"), Collector("classic")
+    ch.basic_consume(qq, quorum, consumer_tag="quorum")
+    ch.basic_consume(cq, classic, consumer_tag="classic")
+    trace.call("qos 1 global", ch.basic_qos, prefetch_count=1, global_qos=True)
+    pub = conn.channel()
+    pub.confirm_delivery()
+    for i in range(3):
+        pub.basic_publish("", qq, b"q%d" % i)
+    wait_count(env, conn, quorum, 3)
+    settle(env, conn)
+    quorum.log_short(trace, "quorum consumer: all three")
+    for i in range(5):
+        pub.basic_publish("", cq, b"c%d" % i)
+    wait_count(env, conn, classic, 1)
+    settle(env, conn)
+    classic.log_short(trace, "classic consumer: one")
+    trace.call("ack quorum delivery 1", ch.basic_ack, 1)
+    wait_count(env, conn, classic, 2)
+    settle(env, conn)
+    classic.log_short(trace, "classic consumer: one more")
+    trace.call("ack quorum deliveries 2 and 3 (multiple)", ch.basic_ack, 3, multiple=True)
+    wait_count(env, conn, classic, 4)
+    settle(env, conn)
+    classic.log_short(trace, "classic consumer: two more")
+    trace.call("count", pub.queue_declare, cq, passive=True)

@@ -233,3 +233,42 @@ def scenario_content_header_larger_than_frame_max(env, trace):
         trace.state("connection", conn)
         if conn.is_open:
             trace.call("delivered", ch.queue_declare, q, passive=True)
+
+
+@scenario
+def scenario_publish_check_order(env, trace):
+    """Which complaint a publish with several invalid properties gets: direct reply-to without a reply
+    consumer, then user_id, expiration, CC/BCC header types, delivery mode."""
+    conn = env.connect()
+    q = env.unique("q")
+    conn.channel().queue_declare(q)
+    P = env.pika.BasicProperties
+    reply = "amq.rabbitmq.reply-to"
+    cases = [
+        ("reply-to + bad expiration", P(reply_to=reply, expiration="soon")),
+        ("reply-to + other user_id", P(reply_to=reply, user_id="bob")),
+        ("reply-to + delivery_mode 3", P(reply_to=reply, delivery_mode=3)),
+        ("reply-to + CC not an array", P(reply_to=reply, headers={"CC": 5})),
+        ("user_id + bad expiration", P(user_id="bob", expiration="soon")),
+        ("delivery_mode 3 + other user_id", P(user_id="bob", delivery_mode=3)),
+        ("delivery_mode 3 + bad expiration", P(expiration="soon", delivery_mode=3)),
+        ("delivery_mode 3 + CC not an array", P(headers={"CC": 5}, delivery_mode=3)),
+        ("CC not an array + bad expiration", P(headers={"CC": 5}, expiration="soon")),
+    ]
+    for label, props in cases:
+        ch = conn.channel()
+        ch.confirm_delivery()
+        trace.call(label, ch.basic_publish, "", q, b"m", props)
+        trace.state(label + ": channel", ch)
+    trace.call("nothing was routed", conn.channel().queue_declare, q, passive=True)
+
+
+@scenario
+def scenario_publish_oversized_to_missing_exchange(env, trace):
+    """The body size is checked before the exchange is looked up."""
+    conn = env.connect()
+    ch = conn.channel()
+    ch.confirm_delivery()
+    trace.call("134217729 bytes to a missing exchange", ch.basic_publish, env.unique("missing"), "k",
+               bytes(134217729))
+    trace.state("channel", ch)

@@ -274,3 +274,71 @@ def test_tx_settlement_of_consumer_deliveries_holds_capacity_until_commit(broker
     ch.basic_nack(got[1].delivery_tag, requeue=True)
     ch.close()  # closing with a pending tx settlement: requeued
     assert broker.channel().queue_declare("q", passive=True).message_count == 1
+
+
+def test_commit_returns_every_unroutable_before_delivering(broker):
+    """RabbitMQ returns a commit's unroutable mandatory messages while committing; the routed ones reach
+    consumers afterwards, through their queues: every return first, whatever the publish order."""
+    ch = broker.channel()
+    ch.queue_declare("q")
+    events = []
+    ch.basic_consume("q", lambda d: events.append(("deliver", d.body)), auto_ack=True)
+    ch.add_on_return_callback(lambda r: events.append(("return", r.body)))
+    ch.tx_select()
+    for target, body in [("q", b"a1"), ("missing", b"r1"), ("q", b"a2"), ("missing", b"r2")]:
+        ch.basic_publish("", target, body, mandatory=True)
+    assert events == []
+    ch.tx_commit()
+    assert events == [("return", b"r1"), ("return", b"r2"), ("deliver", b"a1"), ("deliver", b"a2")]
+
+
+def _quorum_and_classic_under_global_limit(broker):
+    """A channel with a global limit of 1 whose count is at 1 (c0 unacked), three unacked quorum deliveries
+    (quorum consumers are outside the limit, their settlements count) and four classic messages waiting."""
+    ch = broker.channel()
+    ch.queue_declare("qq", durable=True, arguments={"x-queue-type": "quorum"})
+    ch.queue_declare("cq")
+    quorum, classic = [], []
+    ch.basic_consume("qq", quorum.append)
+    ch.basic_consume("cq", classic.append)
+    ch.basic_qos(prefetch_count=1, global_qos=True)
+    for i in range(3):
+        ch.basic_publish("", "qq", b"q%d" % i)
+    for i in range(5):
+        ch.basic_publish("", "cq", b"c%d" % i)
+    assert bodies(classic) == [b"c0"]
+    return ch, quorum, classic
+
+
+@pytest.mark.parametrize("settle, released", [
+    # two acks are one run: the count goes 1 -> -1, two classic messages follow
+    (lambda ch, q: (ch.basic_ack(q[0].delivery_tag), ch.basic_ack(q[1].delivery_tag)), [b"c1", b"c2"]),
+    # a publish between them does not break the run
+    (lambda ch, q: (ch.basic_ack(q[0].delivery_tag), ch.basic_publish("", "elsewhere", b"x"),
+                    ch.basic_ack(q[1].delivery_tag)), [b"c1", b"c2"]),
+    # ack, nack, ack are three runs: 1 -> 0, then 0 stays 0
+    (lambda ch, q: (ch.basic_ack(q[0].delivery_tag), ch.basic_nack(q[1].delivery_tag),
+                    ch.basic_ack(q[2].delivery_tag)), [b"c1"]),
+    # a nack and a reject with the same requeue flag are one run
+    (lambda ch, q: (ch.basic_nack(q[0].delivery_tag), ch.basic_reject(q[1].delivery_tag)), [b"c1", b"c2"]),
+])
+def test_commit_applies_consecutive_settlements_of_a_kind_as_one(broker, settle, released):
+    ch, quorum, classic = _quorum_and_classic_under_global_limit(broker)
+    ch.tx_select()
+    settle(ch, quorum)
+    ch.tx_commit()
+    assert bodies(classic) == [b"c0", *released]
+
+
+def test_commit_dead_letters_a_run_in_delivery_tag_order(broker):
+    ch = broker.channel()
+    ch.queue_declare("dlq")
+    ch.queue_declare("q", arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "dlq"})
+    for i in range(4):
+        ch.basic_publish("", "q", b"m%d" % i)
+    tags = [ch.basic_get("q").delivery_tag for _ in range(4)]
+    ch.tx_select()
+    for tag in reversed(tags):
+        ch.basic_reject(tag, requeue=False)
+    ch.tx_commit()
+    assert bodies(drain(ch, "dlq")) == [b"m0", b"m1", b"m2", b"m3"]

@@ -552,3 +552,103 @@ def test_exclusive_consumer_released_by_channel_close(broker):
     ch = broker.channel()
     ch.basic_consume("q", lambda d: None, exclusive=True)
     assert ch.is_open
+
+
+# -- the global limit's count (RabbitMQ 3.10's channel limiter) ----------------------------------------
+def test_global_limit_set_counts_the_unacked_get(broker):
+    ch = broker.channel()
+    ch.queue_declare("q")
+    _fill(ch, "q", 5)
+    get = ch.basic_get("q")
+    ch.basic_qos(prefetch_count=1, global_qos=True)  # the count starts at the channel's unacked: 1
+    _, got = collector(ch, "q")
+    assert got == []
+    ch.basic_ack(get.delivery_tag)  # settling a get never takes it off the count
+    assert got == []
+    assert ch.queue_declare("q", passive=True).message_count == 4
+
+
+def test_global_limit_raised_keeps_the_count_lifted_resets_it(broker):
+    ch = broker.channel()
+    ch.queue_declare("q")
+    _fill(ch, "q", 6)
+    ch.basic_get("q")
+    ch.basic_qos(prefetch_count=1, global_qos=True)
+    _, got = collector(ch, "q")
+    ch.basic_qos(prefetch_count=3, global_qos=True)  # already limited: only the limit changes (count 1)
+    assert bodies(got) == [b"1", b"2"]
+    ch.basic_qos(prefetch_count=0, global_qos=True)  # lifted: count 0, consumer unlimited
+    assert bodies(got) == [b"1", b"2", b"3", b"4", b"5"]
+
+
+def test_global_limit_set_again_starts_from_the_unacked_again(broker):
+    ch = broker.channel()
+    ch.queue_declare("q")
+    _fill(ch, "q", 4)
+    ch.basic_get("q")
+    ch.basic_qos(prefetch_count=1, global_qos=True)
+    ch.basic_qos(prefetch_count=0, global_qos=True)
+    ch.basic_qos(prefetch_count=1, global_qos=True)  # the get is still unacked: count 1 again
+    _, got = collector(ch, "q")
+    assert got == []
+    ch.basic_qos(prefetch_count=5)  # a per-consumer qos lifts the global limit too
+    assert bodies(got) == [b"1", b"2", b"3"]
+
+
+def test_gets_settled_before_or_fetched_after_the_limit_do_not_count(broker):
+    ch = broker.channel()
+    ch.queue_declare("q")
+    _fill(ch, "q", 6)
+    early = ch.basic_get("q")
+    ch.basic_ack(early.delivery_tag)
+    ch.basic_get("q", auto_ack=True)
+    ch.basic_qos(prefetch_count=2, global_qos=True)  # nothing unacked: count 0
+    ch.basic_get("q")  # fetched under the limit: not counted
+    _, got = collector(ch, "q")
+    assert bodies(got) == [b"3", b"4"]
+    ch.basic_ack(got[0].delivery_tag)
+    assert bodies(got) == [b"3", b"4", b"5"]
+
+
+def test_requeued_get_does_not_free_the_count(broker):
+    ch = broker.channel()
+    ch.queue_declare("q")
+    _fill(ch, "q", 3)
+    get = ch.basic_get("q")
+    ch.basic_qos(prefetch_count=1, global_qos=True)
+    _, got = collector(ch, "q")
+    _, auto = collector(ch, "q", auto_ack=True)  # no-ack consumers stop at the global limit too
+    ch.basic_reject(get.delivery_tag)
+    ch.basic_recover(requeue=True)
+    assert got == [] and auto == []
+    assert ch.queue_declare("q", passive=True).message_count == 3
+
+
+def test_per_consumer_limit_does_not_count_gets(broker):
+    ch = broker.channel()
+    ch.queue_declare("q")
+    _fill(ch, "q", 3)
+    ch.basic_get("q")
+    ch.basic_qos(prefetch_count=1)
+    _, got = collector(ch, "q")
+    assert bodies(got) == [b"1"]
+
+
+def test_quorum_consumers_are_outside_the_global_limit(broker):
+    """A quorum queue does not ask the channel's limiter: its consumer goes on past the global limit and
+    its deliveries do not add to the count; settling them still takes them off (a settlement of n takes
+    n off unless the count is 0, so it can go below 0)."""
+    ch = broker.channel()
+    ch.queue_declare("qq", durable=True, arguments={"x-queue-type": "quorum"})
+    ch.queue_declare("cq")
+    _, quorum = collector(ch, "qq")
+    _, classic = collector(ch, "cq")
+    ch.basic_qos(prefetch_count=1, global_qos=True)
+    _fill(ch, "qq", 3, b"q")
+    assert bodies(quorum) == [b"q0", b"q1", b"q2"]
+    _fill(ch, "cq", 5, b"c")
+    assert bodies(classic) == [b"c0"]  # count 1
+    ch.basic_ack(quorum[0].delivery_tag)  # 1 -> 0: c1 goes out, 1 again
+    assert bodies(classic) == [b"c0", b"c1"]
+    ch.basic_ack(quorum[2].delivery_tag, multiple=True)  # two at once: 1 -> -1, room for two more
+    assert bodies(classic) == [b"c0", b"c1", b"c2", b"c3"]

@@ -325,3 +325,22 @@ def test_return_is_not_an_error_and_closes_nothing(broker):
     returned = ch.pop_event()
     assert (returned.reply_code, returned.reply_text) == (312, "NO_ROUTE")
     assert ch.is_open
+
+
+@pytest.mark.parametrize("consumer_first", [True, False])
+def test_hard_error_closes_the_causing_channel_first(broker, consumer_first):
+    """RabbitMQ stops the channel that caused a hard error before the connection shuts the others: its
+    unacked message is requeued while a sibling's no-ack consumer is still attached, and is gone."""
+    conn = broker.connect()
+    if consumer_first:
+        consumer, culprit = conn.channel(), conn.channel()
+    else:
+        culprit, consumer = conn.channel(), conn.channel()
+    consumer.queue_declare("q")
+    consumer.basic_publish("", "q", b"m")
+    assert culprit.basic_get("q").body == b"m"
+    _, got = collector(consumer, "q", auto_ack=True)
+    with hard(culprit, CommandInvalid, 503, "COMMAND_INVALID - unknown exchange type 'x-bogus'"):
+        culprit.exchange_declare("x", "x-bogus")
+    assert [(d.body, d.redelivered) for d in got] == [(b"m", True)]
+    assert broker.channel().queue_declare("q", passive=True).message_count == 0

@@ -150,3 +150,28 @@ def test_oversized_body(broker):
               f"PRECONDITION_FAILED - message size {MAX_BODY + 1} is larger than configured max size 134217728"):
         ch.basic_publish("", "q", body)
     assert broker.get_queue("q").message_count == 0
+
+
+# -- the order of the publish checks (RabbitMQ: user_id, expiration, CC/BCC, delivery mode) -----------
+@pytest.mark.parametrize("props, text", [
+    (dict(user_id="bob", expiration="bad"), "user_id property set to 'bob' but authenticated user was 'guest'"),
+    (dict(user_id="bob", delivery_mode=3), "user_id property set to 'bob' but authenticated user was 'guest'"),
+    (dict(user_id="bob", headers={"CC": 5}), "user_id property set to 'bob' but authenticated user was 'guest'"),
+    (dict(expiration="bad", delivery_mode=3), "invalid expiration 'bad': no_integer"),
+    (dict(expiration="bad", headers={"CC": 5}), "invalid expiration 'bad': no_integer"),
+    (dict(delivery_mode=3, headers={"CC": 5}), 'invalid message: {unacceptable_type_in_header,"CC",signedint}'),
+])
+def test_publish_checks_in_rabbitmq_order(broker, props, text):
+    ch = broker.channel()
+    ch.queue_declare("q")
+    with soft(ch, PreconditionFailed, 406, "PRECONDITION_FAILED - " + text):
+        ch.basic_publish("", "q", b"m", Properties(**props))
+
+
+@pytest.mark.parametrize("exchange", ["missing", "internal"])
+def test_oversized_body_checked_before_the_exchange(broker, exchange):
+    ch = broker.channel()
+    ch.exchange_declare("internal", "fanout", internal=True)
+    with soft(ch, PreconditionFailed, 406,
+              f"PRECONDITION_FAILED - message size {MAX_BODY + 1} is larger than configured max size 134217728"):
+        ch.basic_publish(exchange, "k", bytes(MAX_BODY + 1))

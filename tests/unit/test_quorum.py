@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core_helpers import bodies, collector, drain, hard, soft
-from minimq import NotImplementedByServer, PreconditionFailed, Properties, ResourceLocked
+from minimq import InternalError, NotImplementedByServer, PreconditionFailed, Properties, ResourceLocked
 
 Q = {"x-queue-type": "quorum"}
 
@@ -34,9 +34,49 @@ def test_no_server_named_quorum_queue(ch):
         ch.queue_declare("", durable=True, arguments=Q)
 
 
+@pytest.mark.parametrize("flags, args", [
+    ({}, {}),                                                     # non-durable
+    (dict(exclusive=True, auto_delete=True), {}),                 # properties it cannot have
+    (dict(durable=True), {"x-expires": -1}),                      # an invalid argument
+    ({}, {"x-dead-letter-exchange": 5}),                          # the first argument check
+    (dict(durable=True), {"x-max-priority": 300}),                # a classic-only argument
+])
+def test_server_named_refusal_comes_before_every_other_check(ch, flags, args):
+    with soft(ch, PreconditionFailed, 406,
+              "PRECONDITION_FAILED - Cannot declare a server-named queue for type rabbit_quorum_queue"):
+        ch.queue_declare("", arguments={**Q, **args}, **flags)
+
+
+@pytest.mark.parametrize("qtype, kind", [("stream", "rabbit_stream_queue"), (b"quorum", "rabbit_quorum_queue")])
+def test_server_named_refusal_other_spellings(ch, qtype, kind):
+    with soft(ch, PreconditionFailed, 406, f"PRECONDITION_FAILED - Cannot declare a server-named queue for type {kind}"):
+        ch.queue_declare("\r\n", durable=True, arguments={"x-queue-type": qtype})  # CR/LF stripped: server-named
+
+
+@pytest.mark.parametrize("qtype", ["bogus", "", "Quorum", 5])
+def test_server_named_with_unknown_type_crashes_as_rabbitmq(ch, qtype):
+    """RabbitMQ looks the type up to decide whether a server-named queue is allowed, and crashes on a
+    value that names no type: 541 INTERNAL_ERROR, the connection closed."""
+    with hard(ch, InternalError, 541, "INTERNAL_ERROR"):
+        ch.queue_declare("", arguments={"x-queue-type": qtype})
+
+
+def test_server_named_classic_allowed(ch):
+    assert ch.queue_declare("", arguments={"x-queue-type": "classic"}).queue.startswith("amq.gen-")
+
+
 @pytest.mark.parametrize("arg, value", [("x-max-priority", 5), ("x-queue-mode", "lazy"), ("x-queue-version", 2),
                                         ("x-queue-master-locator", "min-masters")])
 def test_classic_only_arguments_refused(ch, arg, value):
+    with soft(ch, PreconditionFailed, 406, f"PRECONDITION_FAILED - invalid arg '{arg}' for queue 'qq' in vhost '/' "
+              "of queue type rabbit_quorum_queue"):
+        _quorum(ch, **{arg: value})
+
+
+@pytest.mark.parametrize("arg, value", [("x-max-priority", 300), ("x-max-priority", -1), ("x-max-priority", "high"),
+                                        ("x-queue-mode", "bad"), ("x-queue-version", 7)])
+def test_classic_only_arguments_refused_whatever_their_value(ch, arg, value):
+    """The value checks of a classic-only argument do not run for a quorum queue: its refusal comes first."""
     with soft(ch, PreconditionFailed, 406, f"PRECONDITION_FAILED - invalid arg '{arg}' for queue 'qq' in vhost '/' "
               "of queue type rabbit_quorum_queue"):
         _quorum(ch, **{arg: value})
@@ -192,3 +232,32 @@ def test_delivery_limit_not_validated_at_declare(ch):
     for _ in range(5):  # an invalid limit is no limit
         ch.basic_reject(ch.basic_get("qq").delivery_tag)
     assert ch.basic_get("qq").headers["x-delivery-count"] == 5
+
+
+@pytest.mark.parametrize("args, arg, term", [
+    ({"x-max-in-memory-length": -1}, "x-max-in-memory-length", "{value_negative,-1}"),
+    ({"x-max-in-memory-length": "a"}, "x-max-in-memory-length", '"expected integer, got longstr"'),
+    ({"x-max-in-memory-bytes": -1}, "x-max-in-memory-bytes", "{value_negative,-1}"),
+    ({"x-quorum-initial-group-size": 0}, "x-quorum-initial-group-size", "{value_zero,0}"),
+    ({"x-quorum-initial-group-size": -1}, "x-quorum-initial-group-size", "{value_negative,-1}"),
+    ({"x-quorum-initial-group-size": "a"}, "x-quorum-initial-group-size", '"expected integer, got longstr"'),
+    # RabbitMQ's order: x-max-length, x-max-in-memory-*, x-overflow, ..., x-single-active-consumer,
+    # x-quorum-initial-group-size, x-queue-leader-locator, then the classic-only arguments
+    ({"x-max-in-memory-length": -1, "x-max-length": -1}, "x-max-length", "{value_negative,-1}"),
+    ({"x-max-in-memory-bytes": -1, "x-max-length-bytes": -1}, "x-max-length-bytes", "{value_negative,-1}"),
+    ({"x-max-in-memory-length": -1, "x-overflow": "bad"}, "x-max-in-memory-length", "{value_negative,-1}"),
+    ({"x-quorum-initial-group-size": 0, "x-single-active-consumer": 5}, "x-single-active-consumer",
+     "{unacceptable_type,signedint}"),
+    ({"x-quorum-initial-group-size": 0, "x-queue-leader-locator": "bad"}, "x-quorum-initial-group-size",
+     "{value_zero,0}"),
+    ({"x-quorum-initial-group-size": 0, "x-max-priority": 1}, "x-quorum-initial-group-size", "{value_zero,0}"),
+])
+def test_quorum_only_arguments_validated(ch, args, arg, term):
+    with soft(ch, PreconditionFailed, 406,
+              f"PRECONDITION_FAILED - invalid arg '{arg}' for queue 'qq' in vhost '/': {term}"):
+        _quorum(ch, **args)
+
+
+def test_quorum_only_arguments_accepted(ch):
+    _quorum(ch, **{"x-max-in-memory-length": 0, "x-max-in-memory-bytes": 10, "x-quorum-initial-group-size": 1})
+    assert ch.is_open

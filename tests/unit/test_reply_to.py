@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from core_helpers import pending_events, soft
 from minimq import NotFound, PreconditionFailed, Properties, PublishOutcome
 
@@ -160,3 +162,12 @@ def test_any_name_with_the_reply_to_prefix_is_the_pseudo_queue(broker):
         ch = broker.channel()
         with soft(ch, NotFound, 404, f"NOT_FOUND - no queue '{name}' in vhost '/'"):
             ch.queue_declare(name)
+
+
+@pytest.mark.parametrize("other", [dict(expiration="soon"), dict(user_id="bob"), dict(delivery_mode=3),
+                                   dict(headers={"CC": 5})])
+def test_missing_reply_consumer_is_checked_before_the_other_properties(broker, other):
+    ch = broker.channel()
+    ch.queue_declare("q")
+    with soft(ch, PreconditionFailed, 406, "PRECONDITION_FAILED - fast reply consumer does not exist"):
+        ch.basic_publish("", "q", b"m", Properties(reply_to=REPLY_TO, **other))
