@@ -20,7 +20,6 @@ one tag: one lock round trip, one dict pop, two counter decrements.
 
 from __future__ import annotations
 
-import inspect
 from enum import IntEnum
 from typing import Any, Callable
 
@@ -30,7 +29,7 @@ from .consumer import Consumer, Credit
 from .errors import (AccessRefused, AMQPError, ChannelClosed, NotAllowed, NotFound, NotImplementedByServer,
                      PreconditionFailed, ResourceLocked)
 from .fieldtypes import is_integer, type_name
-from .inbox import EventInbox
+from .inbox import EventInbox, check_callback
 from .message import BccMessage, ConsumerCancelled, Delivery, Message, Properties, Returned
 from .names import REPLY_PREFIX, check_name, random_name
 from .publish_checks import MAX_BODY, check_properties, coerce_body
@@ -903,28 +902,7 @@ def check_consumer_callback(callback: Any) -> None:
     be read (some builtins) is accepted.  A callback that takes pika's four arguments
     ``(channel, method, properties, body)`` gets a message that points to :mod:`minimq.compat.pika`.
     """
-    if not callable(callback):
-        raise TypeError(f"consumer callback must be a callable taking one argument, callback(delivery), "
-                        f"or None; got {type(callback).__name__}")
-    try:
-        signature = inspect.signature(callback)
-    except (TypeError, ValueError):  # no signature to read (builtins and other C callables): trust it
-        return
-    try:
-        signature.bind(None)
-    except TypeError:
-        pass
-    else:
-        return
-    name = getattr(callback, "__name__", None) or type(callback).__name__
-    try:
-        signature.bind(None, None, None, None)
-    except TypeError:
-        raise TypeError(f"consumer callback must take one positional argument, callback(delivery); "
-                        f"{name}{signature} cannot be called that way") from None
-    raise TypeError(f"consumer callback {name}{signature} has pika's signature (channel, method, properties, "
-                    f"body); minimq's native API calls callback(delivery) with one Delivery; "
-                    f"for pika's API use minimq.compat.pika") from None
+    check_callback(callback, "consumer callback", "delivery", pika_hint=True)
 
 
 def _as_quorum_hands_out(entry: Any, fetched: bool = False) -> Message:

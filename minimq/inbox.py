@@ -27,6 +27,7 @@ per batch.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time as _time
@@ -37,7 +38,7 @@ from .errors import ChannelClosed
 from .kernel import Kernel
 from .message import ConsumerCancelled, Returned
 
-__all__ = ["EventInbox"]
+__all__ = ["EventInbox", "check_callback"]
 
 log = logging.getLogger("minimq")
 
@@ -88,11 +89,19 @@ class EventInbox:
 
     # -- consuming (lock not held) --------------------------------------------------------------
     def add_on_return_callback(self, callback: Callable[[Returned], Any]) -> None:
-        """``callback(returned)`` for mandatory messages that matched no queue (inline channels)."""
+        """``callback(returned)`` for mandatory messages that matched no queue (inline channels).
+
+        ``TypeError`` at once if ``callback`` cannot be called with one argument.
+        """
+        check_callback(callback, "return callback", "returned", allow_none=False)
         self._return_callbacks.append(callback)
 
     def add_on_cancel_callback(self, callback: Callable[[ConsumerCancelled], Any]) -> None:
-        """``callback(cancelled)`` when the server cancels a consumer (its queue was deleted)."""
+        """``callback(cancelled)`` when the server cancels a consumer (its queue was deleted).
+
+        ``TypeError`` at once if ``callback`` cannot be called with one argument.
+        """
+        check_callback(callback, "cancel callback", "cancelled", allow_none=False)
         self._cancel_callbacks.append(callback)
 
     def pop_event(self) -> Any:
@@ -163,3 +172,40 @@ class EventInbox:
                         log.exception("minimq: callback for %r raised", event)
             finally:
                 lock.release()
+
+
+def check_callback(callback: Any, role: str, argument: str, *, allow_none: bool = True,
+                   pika_hint: bool = False) -> None:
+    """``TypeError`` unless ``callback`` can be called as ``callback(<argument>)`` with one positional
+    argument, so a wrong callback fails where it is registered instead of at its first event.
+
+    ``role`` names it in the message ("consumer callback"); a callable whose signature cannot be read
+    (some builtins) is accepted.  With ``pika_hint``, a callback taking pika's four arguments
+    ``(channel, method, properties, body)`` gets a message pointing to :mod:`minimq.compat.pika`.
+    """
+    if not callable(callback):
+        alternative = ", or None" if allow_none else ""
+        raise TypeError(f"{role} must be a callable taking one argument, callback({argument}){alternative}; "
+                        f"got {type(callback).__name__}")
+    try:
+        signature = inspect.signature(callback)
+    except (TypeError, ValueError):  # no signature to read (builtins and other C callables): trust it
+        return
+    try:
+        signature.bind(None)
+    except TypeError:
+        pass
+    else:
+        return
+    name = getattr(callback, "__name__", None) or type(callback).__name__
+    if pika_hint:
+        try:
+            signature.bind(None, None, None, None)
+        except TypeError:
+            pass
+        else:
+            raise TypeError(f"{role} {name}{signature} has pika's signature (channel, method, properties, "
+                            f"body); minimq's native API calls callback({argument}) with one Delivery; "
+                            f"for pika's API use minimq.compat.pika") from None
+    raise TypeError(f"{role} must take one positional argument, callback({argument}); "
+                    f"{name}{signature} cannot be called that way") from None

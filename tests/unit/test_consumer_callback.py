@@ -133,3 +133,22 @@ def test_none_still_means_pull(broker):
     ch.basic_consume("q", None, auto_ack=True)
     ch.basic_publish("", "q", b"m")
     assert ch.pop_event().body == b"m"
+
+
+@pytest.mark.parametrize("register, role, argument", [
+    ("add_on_return_callback", "return callback", "returned"),
+    ("add_on_cancel_callback", "cancel callback", "cancelled"),
+])
+def test_return_and_cancel_callbacks_are_checked_when_added(ch, register, role, argument):
+    with pytest.raises(TypeError, match=rf"^{role} must be a callable taking one argument, "
+                                        rf"callback\({argument}\); got int$"):
+        getattr(ch, register)(5)
+    with pytest.raises(TypeError, match=rf"^{role} must be a callable taking one argument, "
+                                        rf"callback\({argument}\); got NoneType$"):
+        getattr(ch, register)(None)
+    with pytest.raises(TypeError, match=rf"^{role} must take one positional argument, callback\({argument}\); "
+                                        r"<lambda>\(a, b\) cannot be called that way$"):
+        getattr(ch, register)(lambda a, b: None)
+    seen = []
+    getattr(ch, register)(seen.append)  # accepted: one argument
+    assert ch.is_open
