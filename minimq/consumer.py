@@ -99,12 +99,5 @@ class Consumer:
         prefetch = self.prefetch
         return not prefetch or self.unacked < prefetch
 
-    def settled(self) -> None:
-        """One of this consumer's deliveries was settled: its capacity (and the channel's) is back."""
-        self.unacked -= 1
-        credit = self.credit
-        if credit.limit and credit.unacked:
-            credit.unacked -= 1
-
     def __repr__(self) -> str:
         return f"Consumer({self.tag!r}, queue={self.queue.name!r}, unacked={self.unacked})"
