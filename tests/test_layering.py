@@ -39,7 +39,7 @@ CORE_ORDER = [
     "broker",
 ]
 #: subpackages that sit on the core (they must exist: the list names no plans)
-PLUGINS = ("persistence", "compat")
+PLUGINS = ("persistence", "compat", "aio")
 #: private names a core module may use on objects of another module (see the module docstring)
 ALLOWED_PRIVATE = {"_check"}
 
@@ -157,6 +157,12 @@ def test_the_plugin_list_names_packages_that_exist():
 def test_core_modules_read_no_private_attribute_of_another_module():
     offenders = {module: reads for module, source in _core_modules().items() if (reads := private_reads(source))}
     assert offenders == {}
+
+
+def test_the_asyncio_plugin_reads_no_private_attribute_of_the_core():
+    """``minimq.aio`` uses the core's public API only: its underscore reads are of names it defines."""
+    package = "\n".join(path.read_text() for path in sorted((CORE / "aio").glob("*.py")))
+    assert private_reads(package) == []
 
 
 def test_the_private_read_check_can_fail():
