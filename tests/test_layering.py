@@ -3,7 +3,7 @@
 * Core modules (``minimq/*.py``) form one order, bottom to top (``CORE_ORDER``, described module by
   module in docs/architecture.md).  Each imports only modules below it, at run time, under
   ``TYPE_CHECKING`` or inside a function alike: a back edge fails.
-* The core imports no plugin (``persistence``, ``compat``): plugins depend on the core through its
+* The core imports no plugin (``persistence``, ``compat``, ``aio``): plugins depend on the core through its
   documented interfaces, never the reverse.
 * No core module reads another module's private (underscore) attributes.  The one convention allowed
   across modules is ``_check()``, the invariant check every stateful class offers to tests.

@@ -82,7 +82,7 @@ class Subscription:
             if self.core.is_closed:
                 self.fail(None)
         elif type(event) is CoreDelivery:
-            if event.consumer_tag == self.tag:
+            if self.own_channel or event.consumer_tag == self.tag:
                 self.buffer.append(Delivery(event, self.owner, self.auto_ack))
                 self.ready.set()
         elif type(event) is ConsumerCancelled and event.consumer_tag == self.tag:
@@ -106,6 +106,9 @@ class Subscription:
         self.ended = True
         self.buffer.clear()  # returned to the queue by the close below
         self.ready.set()
+        task = self.task
+        if task is not None:  # a long-lived task keeps no reference to the consumers it closed
+            task.remove_done_callback(self.task_done)
         if self.own_channel:
             self.core.close()
         else:

@@ -247,10 +247,10 @@ def test_prefetch_bounds_unacked_deliveries(broker):
             assert queue.message_count == 7 and queue.unacked_count == 2
             received = [first, second]
             while len(received) < 10:
-                delivery = await messages.__anext__()
+                delivery = await messages.__anext__()  # came once the ack above freed a slot
+                assert queue.unacked_count == 2
+                await received[-1].ack()
                 received.append(delivery)
-                assert queue.unacked_count <= 2
-                await received[-2].ack() if not received[-2].processed else None
             await received[-1].ack()
         assert [d.body for d in received] == [b"%d" % i for i in range(10)]
         assert queue.message_count == 0 and queue.unacked_count == 0
@@ -289,7 +289,7 @@ def test_a_publisher_thread_wakes_an_asyncio_consumer(broker):
 def test_two_event_loops_in_two_threads_on_one_broker(broker):
     """A ping-pong between two loops: each consumes its queue and publishes to the other's."""
     rounds = 200
-    setup = minimq.Broker.channel(broker)
+    setup = broker.channel()
     setup.queue_declare("ping")
     setup.queue_declare("pong")
     errors = []
@@ -397,5 +397,41 @@ def test_a_reused_consumer_tag_closes_the_connection(broker):
             ch.consume("q", consumer_tag="worker")
         assert conn.is_closed and ch.is_closed
         assert broker.get_queue("q").consumer_count == 0
+
+    run(main())
+
+
+def test_the_end_of_the_iterating_task_cancels_a_consumer_it_still_holds(broker):
+    async def main():
+        conn, ch = await _channel(broker, "q")
+        await ch.basic_publish("", "q", b"m")
+
+        async def worker():
+            messages = ch.consume("q")  # held in a local: the traceback keeps it alive
+            async for delivery in messages:
+                raise ValueError(delivery.body)
+
+        with pytest.raises(ValueError):
+            await asyncio.create_task(worker())
+        queue = broker.get_queue("q")
+        await eventually(lambda: queue.consumer_count == 0)
+        assert queue.message_count == 1 and queue.unacked_count == 0
+        await conn.close()
+
+    run(main())
+
+
+def test_a_long_lived_task_can_open_and_close_many_consumers(broker):
+    async def main():
+        conn, ch = await _channel(broker, "q")
+        for i in range(100):
+            await ch.basic_publish("", "q", b"%d" % i)
+            async with ch.consume("q") as messages:
+                delivery = await messages.__anext__()
+                await delivery.ack()
+            assert delivery.body == b"%d" % i
+        assert broker.get_queue("q").consumer_count == 0 and ch.consumer_tags == []
+        assert len(conn.core.channels) == 1  # every consumer's channel is closed
+        await conn.close()
 
     run(main())
