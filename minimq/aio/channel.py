@@ -261,7 +261,8 @@ class Channel:
         """Start a consumer and return its async iterator (``async for delivery in ch.consume(q)``).
 
         Called from a coroutine on this channel's loop; the consumer exists when this returns, and
-        refusals (404, 403, 405, 406, 530) are raised here.  See :mod:`minimq.aio.consumer` for how it
+        refusals (404, 403, 405, 406, 530) are raised here.  The calling task owns it: the consumer
+        is cancelled when that task ends, if not before.  See :mod:`minimq.aio.consumer` for how it
         ends and which messages return to the queue.
         """
         self._check_loop()
@@ -271,6 +272,7 @@ class Channel:
             sub.tag = self._call(self.core.basic_consume, queue, None, auto_ack, exclusive, consumer_tag,
                                  arguments)
             self._consumers[sub.tag] = sub
+            sub.bind(asyncio.current_task())
             return ConsumerIterator(sub)
         if consumer_tag and consumer_tag in self._consumers:
             error = NotAllowed(f"attempt to reuse consumer tag '{consumer_tag}'")
@@ -300,6 +302,7 @@ class Channel:
             sub_channel.close()
             raise
         self._consumers[sub.tag] = sub
+        sub.bind(asyncio.current_task())
         return ConsumerIterator(sub)
 
     async def basic_consume(self, queue: str, callback: Callable[[Delivery], Awaitable[Any] | Any],
@@ -314,6 +317,7 @@ class Channel:
         iterator = self.consume(queue, auto_ack, exclusive, consumer_tag, arguments)
         sub = iterator._sub
         sub.runner = self.loop.create_task(_run_callbacks(iterator, callback))
+        sub.bind(sub.runner)
         return iterator.consumer_tag
 
     async def basic_cancel(self, consumer_tag: str) -> None:

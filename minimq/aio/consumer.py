@@ -21,8 +21,11 @@ What cancels a consumer (each one closes its channel at once unless noted):
 * ``await channel.basic_cancel(tag)``, ``await iterator.close()``, leaving ``async with
   channel.consume(queue) as messages:``;
 * cancelling the task that waits in ``async for`` (the ``CancelledError`` arrives in ``__anext__``);
-* the end of the task that iterates it (first ``__anext__``), however it ends: a task cancelled while
-  its loop body runs is covered here (done callbacks run on the loop soon after the task ends);
+* the end of the task that created it (the one that called ``consume``; for ``basic_consume``, the
+  task running the callbacks), however it ends: a task cancelled while its loop body runs is covered
+  here (done callbacks run on the loop soon after the task ends).  The owner is the creating task,
+  not whichever task first awaits ``__anext__``: ``asyncio.wait_for(messages.__anext__(), t)`` runs
+  it in a task of its own on Python 3.11;
 * dropping the iterator (``break`` out of ``async for channel.consume(...)``, which holds it nowhere
   else): it is closed on the loop's next turn (finalizers may run at awkward moments, so they only
   schedule the close).  ``async with`` is the deterministic spelling;
@@ -132,8 +135,16 @@ class Subscription:
             except RuntimeError:  # interpreter shutdown
                 pass
 
+    def bind(self, task: asyncio.Task | None) -> None:
+        """Make ``task`` the consumer's owner: it is cancelled when that task ends (None: no owner)."""
+        if self.task is not None:
+            self.task.remove_done_callback(self.task_done)
+        self.task = task
+        if task is not None and not self.ended:
+            task.add_done_callback(self.task_done)
+
     def task_done(self, task: asyncio.Task) -> None:
-        """Done callback of the iterating task."""
+        """Done callback of the owning task."""
         self.close()
 
 
@@ -164,11 +175,6 @@ class ConsumerIterator:
 
     async def __anext__(self) -> Delivery:
         sub = self._sub
-        if sub.task is None and not sub.ended:
-            task = asyncio.current_task()
-            if task is not None:
-                sub.task = task
-                task.add_done_callback(sub.task_done)
         while True:
             if sub.buffer:
                 return sub.buffer.popleft()

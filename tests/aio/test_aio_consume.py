@@ -401,7 +401,7 @@ def test_a_reused_consumer_tag_closes_the_connection(broker):
     run(main())
 
 
-def test_the_end_of_the_iterating_task_cancels_a_consumer_it_still_holds(broker):
+def test_the_end_of_the_task_that_created_a_consumer_cancels_it(broker):
     async def main():
         conn, ch = await _channel(broker, "q")
         await ch.basic_publish("", "q", b"m")
@@ -435,3 +435,81 @@ def test_a_long_lived_task_can_open_and_close_many_consumers(broker):
         await conn.close()
 
     run(main())
+
+
+def test_timer_dead_lettering_reaches_an_asyncio_consumer(broker):
+    """Deliveries produced by another thread's clock advance (no publish on the loop) wake the loop."""
+    clock = minimq.ManualClock()
+    timed = minimq.Broker(clock=clock)
+
+    async def main():
+        conn, ch = await _channel(timed)
+        await ch.exchange_declare("dlx", "fanout")
+        await ch.queue_declare("dead")
+        await ch.queue_bind("dead", "dlx")
+        await ch.queue_declare("work", arguments={"x-message-ttl": 1000, "x-dead-letter-exchange": "dlx"})
+        await ch.basic_publish("", "work", b"late")
+        async with ch.consume("dead") as messages:
+            advancer = threading.Thread(target=clock.advance, args=(1.0,))
+            advancer.start()
+            delivery = await asyncio.wait_for(messages.__anext__(), LIVENESS)
+            advancer.join(LIVENESS)
+            async with delivery.process():
+                assert delivery.body == b"late"
+                assert delivery.headers["x-death"][0]["reason"] == "expired"
+        await conn.close()
+
+    run(main())
+    timed._check()
+    timed.close()
+
+
+def test_publisher_threads_and_consumers_on_several_loops_share_work_exactly_once(broker):
+    publishers, per_publisher, loops = 3, 300, 3
+    broker.channel().queue_declare("work")
+    received: list[bytes] = []
+    lock = threading.Lock()
+    errors = []
+
+    async def consumer():
+        conn, ch = await _channel(broker)
+        await ch.basic_qos(prefetch_count=5)
+        async with ch.consume("work") as messages:
+            async for delivery in messages:
+                async with delivery.process():
+                    with lock:
+                        received.append(delivery.body)
+                        if delivery.body == b"stop":
+                            break
+        await conn.close()
+
+    def loop_thread():
+        try:
+            run(consumer())
+        except BaseException as error:
+            errors.append(error)
+
+    def publisher(p):
+        ch = broker.channel()
+        for i in range(per_publisher):
+            ch.basic_publish("", "work", b"%d-%d" % (p, i))
+        ch.close()
+
+    consumers = [threading.Thread(target=loop_thread) for _ in range(loops)]
+    for t in consumers:
+        t.start()
+    producers = [threading.Thread(target=publisher, args=(p,)) for p in range(publishers)]
+    for t in producers:
+        t.start()
+    for t in producers:
+        t.join(LIVENESS)
+    ch = broker.channel()
+    for _ in range(loops):  # one stop message per consumer, after all the work
+        ch.basic_publish("", "work", b"stop")
+    for t in consumers:
+        t.join(LIVENESS)
+    assert not errors, errors
+    work = sorted(b for b in received if b != b"stop")
+    assert work == sorted(b"%d-%d" % (p, i) for p in range(publishers) for i in range(per_publisher))
+    assert received.count(b"stop") == loops
+    assert broker.get_queue("work").message_count == 0
