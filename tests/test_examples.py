@@ -143,8 +143,55 @@ def test_demo_runs_all_six() -> None:
     assert out.rstrip().endswith("demo: all 6 examples ran")
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.py")))
+# -- the same six patterns on the asyncio API (examples/aio/) --------------------------------------
+
+def test_aio_hello_world() -> None:
+    out = run_example("aio/1_hello_world.py")
+    assert lines_with(out, "[x]") == [" [x] Sent 'Hello World!' (routed)", " [x] Received 'Hello World!'"]
+    assert " [.] queue 'hello' holds 0 message(s)" in out
+
+
+def test_aio_work_queues() -> None:
+    out = run_example("aio/2_work_queues.py")
+    found = re.findall(r"(\w+) worker did\s+(\d+) tasks: \[([\d, ]*)\]", out)
+    assert sorted(name for name, _, _ in found) == ["fast", "medium", "slow"]
+    done = sorted(int(t) for _, _, tasks in found for t in tasks.split(", ") if t)
+    assert done == list(range(1, 25)), "each task done exactly once"
+    assert " [.] all 24 tasks done once: True" in out
+
+
+def test_aio_publish_subscribe() -> None:
+    out = run_example("aio/3_publish_subscribe.py")
+    lines = ["'info: service started'", "'warning: disk 91% full'", "'error: request failed'"]
+    for name in ("screen", "disk"):
+        assert [line.split(" got ", 1)[1] for line in lines_with(out, f"[{name}] got")] == lines
+    assert " [.] both subscribers got every line: True" in out
+
+
+def test_aio_routing() -> None:
+    out = run_example("aio/4_routing.py")
+    assert " [x] Sent debug: unroutable" in out
+    assert " [disk] got ['error']" in out
+    assert " [screen] got ['info', 'warning', 'error']" in out
+
+
+def test_aio_topics() -> None:
+    out = run_example("aio/5_topics.py")
+    assert " [Q1] ['quick.orange.rabbit', 'lazy.orange.elephant', 'quick.orange.fox']" in out
+    assert " [Q2] ['quick.orange.rabbit', 'lazy.orange.elephant', 'lazy.brown.fox', 'lazy.orange.new.rabbit']" in out
+    assert " [.] returned (unroutable, mandatory): ['quick.brown.fox']" in out
+
+
+def test_aio_rpc() -> None:
+    out = run_example("aio/6_rpc.py")
+    results = re.findall(r"\[\.\] Got fib\((\d+)\) = (\d+)", out)
+    assert results == [("10", "55"), ("30", "832040"), ("20", "6765"), ("50", "12586269025")]
+    assert " [.] 1000 concurrent calls answered correctly: True" in out
+
+
+@pytest.mark.parametrize("name", sorted(p.relative_to(EXAMPLES).as_posix() for p in EXAMPLES.rglob("*.py")))
 def test_every_example_is_covered(name: str) -> None:
     covered = {"1_hello_world.py", "2_work_queues.py", "3_publish_subscribe.py", "4_routing.py", "5_topics.py",
                "6_rpc.py", "demo.py"}
+    covered |= {f"aio/{n}" for n in covered - {"demo.py"}}
     assert name in covered, f"examples/{name} has no test in tests/test_examples.py"

@@ -3,7 +3,7 @@
 * Core modules (``minimq/*.py``) form one order, bottom to top (``CORE_ORDER``, described module by
   module in docs/architecture.md).  Each imports only modules below it, at run time, under
   ``TYPE_CHECKING`` or inside a function alike: a back edge fails.
-* The core imports no plugin (``persistence``, ``compat``): plugins depend on the core through its
+* The core imports no plugin (``persistence``, ``compat``, ``aio``): plugins depend on the core through its
   documented interfaces, never the reverse.
 * No core module reads another module's private (underscore) attributes.  The one convention allowed
   across modules is ``_check()``, the invariant check every stateful class offers to tests.
@@ -39,7 +39,7 @@ CORE_ORDER = [
     "broker",
 ]
 #: subpackages that sit on the core (they must exist: the list names no plans)
-PLUGINS = ("persistence", "compat")
+PLUGINS = ("persistence", "compat", "aio")
 #: private names a core module may use on objects of another module (see the module docstring)
 ALLOWED_PRIVATE = {"_check"}
 
@@ -157,6 +157,12 @@ def test_the_plugin_list_names_packages_that_exist():
 def test_core_modules_read_no_private_attribute_of_another_module():
     offenders = {module: reads for module, source in _core_modules().items() if (reads := private_reads(source))}
     assert offenders == {}
+
+
+def test_the_asyncio_plugin_reads_no_private_attribute_of_the_core():
+    """``minimq.aio`` uses the core's public API only: its underscore reads are of names it defines."""
+    package = "\n".join(path.read_text() for path in sorted((CORE / "aio").glob("*.py")))
+    assert private_reads(package) == []
 
 
 def test_the_private_read_check_can_fail():

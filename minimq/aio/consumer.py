@@ -1,0 +1,214 @@
+"""Asyncio consumers: ``async for delivery in channel.consume(queue)``, and what ends them.
+
+Each consumer gets its own core channel (``inline=False``, on the same core connection, so the
+connection's exclusive queues are reachable), with an :class:`~minimq.aio.pump.EventPump` that moves
+its deliveries into the consumer's buffer on the loop thread and wakes the task waiting in
+``__anext__``.  No polling: a publish from any thread wakes the loop through
+``loop.call_soon_threadsafe``.  Prefetch is the core's: the consumer's channel gets the aio channel's
+``basic_qos`` settings, so at most ``prefetch_count`` deliveries are unacked at once.
+
+Why a channel per consumer.  RabbitMQ returns unacked messages to their queue only when their
+channel closes; ``basic.cancel`` leaves them unacked.  minimq.aio promises that *cancelling a
+consumer returns its unacked messages*, so cancelling one closes its channel, through the core's
+public ``Channel.close``.  Exactly these messages return (at their original place, ``redelivered``
+set): every delivery of that consumer not yet acked, nacked or rejected, whether the application
+holds it or it still waits in the buffer.  Deliveries of other consumers, and ``basic_get``
+deliveries of the aio channel, are not touched.  Settling a returned delivery afterwards raises
+``ChannelClosed`` (it is back in the queue and will be delivered again).
+
+What cancels a consumer (each one closes its channel at once unless noted):
+
+* ``await channel.basic_cancel(tag)``, ``await iterator.close()``, leaving ``async with
+  channel.consume(queue) as messages:``;
+* cancelling the task that waits in ``async for`` (the ``CancelledError`` arrives in ``__anext__``);
+* the end of the task that created it (the one that called ``consume``; for ``basic_consume``, the
+  task running the callbacks), however it ends: a task cancelled while its loop body runs is covered
+  here (done callbacks run on the loop soon after the task ends).  The owner is the creating task,
+  not whichever task first awaits ``__anext__``: ``asyncio.wait_for(messages.__anext__(), t)`` runs
+  it in a task of its own on Python 3.11;
+* dropping the iterator (``break`` out of ``async for channel.consume(...)``, which holds it nowhere
+  else): it is closed on the loop's next turn (finalizers may run at awkward moments, so they only
+  schedule the close).  ``async with`` is the deterministic spelling;
+* closing the aio channel or connection (then ``async for`` ends), or an error that closes them
+  (then ``__anext__`` raises ``ChannelClosed`` with the error as ``cause``).
+
+A server cancel (the queue was deleted) ends the iteration after the deliveries that came before it.
+Consumers of the direct reply-to pseudo-queue (``amq.rabbitmq.reply-to``) are the exception: they
+must live on the channel that publishes the requests, need ``auto_ack`` and so hold nothing
+unacked; cancelling one is a ``basic_cancel`` on the aio channel's own core channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ChannelClosed
+from ..message import ConsumerCancelled
+from ..message import Delivery as CoreDelivery
+from .message import Delivery
+
+if TYPE_CHECKING:
+    from .channel import Channel
+
+__all__ = ["ConsumerIterator", "Subscription"]
+
+
+class Subscription:
+    """The state of one consumer, shared by its iterator, its pump and its aio channel (loop thread)."""
+
+    def __init__(self, owner: Channel, core_channel: Any, own_channel: bool, auto_ack: bool) -> None:
+        self.owner = owner
+        #: the core channel the consumer lives on (its own, except for direct reply-to)
+        self.core = core_channel
+        self.own_channel = own_channel
+        self.auto_ack = auto_ack
+        self.tag: str | None = None
+        self.buffer: deque[Delivery] = deque()
+        self.ready = asyncio.Event()
+        #: no more deliveries: cancelled by the client, failed, or the server's cancel was consumed
+        self.ended = False
+        self.server_cancelled = False
+        #: the ChannelClosed that ``__anext__`` raises once the buffer is empty
+        self.failure: ChannelClosed | None = None
+        self.task: asyncio.Task | None = None
+        #: the task running a callback-style consumer (``basic_consume``)
+        self.runner: asyncio.Task | None = None
+
+    def on_event(self, event: Any) -> None:
+        """An event of this consumer's channel (pump, loop thread); ``None``: the channel closed."""
+        if self.ended:
+            return
+        if event is None:
+            if self.core.is_closed:
+                self.fail(None)
+        elif type(event) is CoreDelivery:
+            if self.own_channel or event.consumer_tag == self.tag:
+                self.buffer.append(Delivery(event, self.owner, self.auto_ack))
+                self.ready.set()
+        elif type(event) is ConsumerCancelled and event.consumer_tag == self.tag:
+            self.server_cancelled = True
+            self.ready.set()
+
+    def fail(self, cause: Any) -> None:
+        """The consumer's channel (or its aio channel) was closed by an error or by the broker."""
+        if self.ended:
+            return
+        if cause is None:
+            cause = self.core.close_cause if self.core.close_cause is not None else \
+                self.core.connection.close_cause
+        self.failure = ChannelClosed(f"channel {self.owner.number} is closed", cause)
+        self.close()
+
+    def close(self) -> None:
+        """Cancel the consumer: its channel closes and its unacked messages return (loop thread)."""
+        if self.ended:
+            return
+        self.ended = True
+        self.buffer.clear()  # returned to the queue by the close below
+        self.ready.set()
+        task = self.task
+        if task is not None:  # a long-lived task keeps no reference to the consumers it closed
+            task.remove_done_callback(self.task_done)
+        if self.own_channel:
+            self.core.close()
+        else:
+            try:
+                self.core.basic_cancel(self.tag)
+            except ChannelClosed:
+                pass
+        self.owner._forget(self)
+
+    def close_from_finalizer(self) -> None:
+        """Schedule :meth:`close` on the loop (any thread; a finalizer must not take the broker lock,
+        which the thread running it may hold)."""
+        if self.ended:
+            return
+        loop = self.owner.loop
+        try:
+            loop.call_soon_threadsafe(self.close)
+        except RuntimeError:  # the loop is gone: close from a thread of our own
+            try:
+                threading.Thread(target=self.close, name="minimq-aio-close", daemon=True).start()
+            except RuntimeError:  # interpreter shutdown
+                pass
+
+    def bind(self, task: asyncio.Task | None) -> None:
+        """Make ``task`` the consumer's owner: it is cancelled when that task ends (None: no owner)."""
+        if self.task is not None:
+            self.task.remove_done_callback(self.task_done)
+        self.task = task
+        if task is not None and not self.ended:
+            task.add_done_callback(self.task_done)
+
+    def task_done(self, task: asyncio.Task) -> None:
+        """Done callback of the owning task."""
+        self.close()
+
+
+class ConsumerIterator:
+    """``async for delivery in channel.consume(queue)``; also ``async with ... as messages``.
+
+    The consumer is registered when :meth:`Channel.consume` returns (``consumer_tag`` is known then);
+    see the module docstring for everything that cancels it.
+    """
+
+    __slots__ = ("_sub", "__weakref__")
+
+    def __init__(self, subscription: Subscription) -> None:
+        self._sub = subscription
+
+    @property
+    def consumer_tag(self) -> str:
+        """The consumer's tag."""
+        return self._sub.tag  # type: ignore[return-value]
+
+    @property
+    def is_closed(self) -> bool:
+        """True once the consumer is cancelled (no more deliveries will come)."""
+        return self._sub.ended
+
+    def __aiter__(self) -> ConsumerIterator:
+        return self
+
+    async def __anext__(self) -> Delivery:
+        sub = self._sub
+        while True:
+            if sub.buffer:
+                return sub.buffer.popleft()
+            if sub.failure is not None:
+                raise sub.failure
+            if sub.ended:
+                raise StopAsyncIteration
+            if sub.server_cancelled:
+                sub.close()
+                raise StopAsyncIteration
+            sub.ready.clear()
+            try:
+                await sub.ready.wait()
+            except BaseException:  # cancelled while waiting: the consumer goes with the task
+                sub.close()
+                raise
+
+    async def close(self) -> None:
+        """Cancel the consumer now: its unacked messages return to the queue."""
+        self._sub.close()
+
+    aclose = close
+
+    async def __aenter__(self) -> ConsumerIterator:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._sub.close()
+
+    def __del__(self) -> None:
+        sub = getattr(self, "_sub", None)
+        if sub is not None and not sub.ended:
+            sub.close_from_finalizer()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._sub.ended else "open"
+        return f"ConsumerIterator({self._sub.tag!r}, {state})"
