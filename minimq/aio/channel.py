@@ -29,7 +29,7 @@ import asyncio
 import functools
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 
 from ..channel import PublishOutcome, QueueDeclareOk
 from ..errors import AMQPError, ChannelClosed, NotAllowed
@@ -40,8 +40,20 @@ from .consumer import ConsumerIterator, Subscription
 from .message import Delivery
 from .pump import EventPump
 
-if TYPE_CHECKING:
-    from .connection import Connection
+
+
+class ChannelOwner(Protocol):
+    """What a :class:`Channel` needs of its :class:`minimq.aio.Connection` (the connection module sits
+    above this one: it opens channels)."""
+
+    loop: asyncio.AbstractEventLoop
+    broker: Any
+
+    def _shutdown(self, cause: AMQPError | None, client: bool) -> None:
+        """Close the connection and every channel on it."""
+
+    def _forget(self, channel: Channel) -> None:
+        """A channel closed: the connection stops tracking it."""
 
 __all__ = ["Channel"]
 
@@ -54,7 +66,7 @@ class Channel:
     Method names and arguments are the core :class:`minimq.Channel`'s (pika's), as coroutines.
     """
 
-    def __init__(self, connection: Connection, core_channel: Any) -> None:
+    def __init__(self, connection: ChannelOwner, core_channel: Any) -> None:
         self.connection = connection
         #: the core channel declarations, publishes and gets go through (consumers have their own)
         self.core = core_channel

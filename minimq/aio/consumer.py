@@ -43,15 +43,24 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..errors import ChannelClosed
 from ..message import ConsumerCancelled
 from ..message import Delivery as CoreDelivery
 from .message import Delivery
 
-if TYPE_CHECKING:
-    from .channel import Channel
+
+
+class SubscriptionOwner(Protocol):
+    """What a :class:`Subscription` needs of its :class:`minimq.aio.Channel` (this module sits below the
+    channel module: it names what it uses instead of importing the class)."""
+
+    number: int
+    loop: asyncio.AbstractEventLoop
+
+    def _forget(self, sub: Subscription) -> None:
+        """The subscription ended: the channel stops tracking it."""
 
 __all__ = ["ConsumerIterator", "Subscription"]
 
@@ -59,7 +68,7 @@ __all__ = ["ConsumerIterator", "Subscription"]
 class Subscription:
     """The state of one consumer, shared by its iterator, its pump and its aio channel (loop thread)."""
 
-    def __init__(self, owner: Channel, core_channel: Any, own_channel: bool, auto_ack: bool) -> None:
+    def __init__(self, owner: SubscriptionOwner, core_channel: Any, own_channel: bool, auto_ack: bool) -> None:
         self.owner = owner
         #: the core channel the consumer lives on (its own, except for direct reply-to)
         self.core = core_channel

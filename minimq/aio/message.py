@@ -23,14 +23,20 @@ from __future__ import annotations
 
 import logging
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Any, Callable, Protocol
 
 from ..errors import ChannelClosed
 from ..message import Delivery as CoreDelivery
 from ..message import Properties
 
-if TYPE_CHECKING:
-    from .channel import Channel
+
+
+class SettlingChannel(Protocol):
+    """What a :class:`Delivery` needs of the :class:`minimq.aio.Channel` it came from (this module sits
+    below the channel module: it names the one call it makes instead of importing the class)."""
+
+    def _settle(self, operation: Callable[..., Any], *args: Any) -> None:
+        """Run a core settlement; an AMQP refusal closes what it closes and is raised."""
 
 __all__ = ["Delivery", "IncomingMessage", "MessageProcessError", "ProcessContext"]
 
@@ -50,7 +56,7 @@ class Delivery:
 
     __slots__ = ("delivery", "channel", "no_ack", "_processed")
 
-    def __init__(self, delivery: CoreDelivery, channel: Channel, no_ack: bool) -> None:
+    def __init__(self, delivery: CoreDelivery, channel: SettlingChannel, no_ack: bool) -> None:
         #: the core :class:`minimq.Delivery`
         self.delivery = delivery
         #: the :class:`minimq.aio.Channel` it was received on
