@@ -7,6 +7,7 @@
   documented interfaces, never the reverse.
 * No core module reads another module's private (underscore) attributes.  The one convention allowed
   across modules is ``_check()``, the invariant check every stateful class offers to tests.
+* No module of the package, plugins included, is part of an import circle.
 * The broker lock is given back only by ``Kernel.release``, which wakes what the lock holder owes a
   wake-up; nothing else calls ``lock.release()`` or holds the lock with ``with ...lock:``.
 """
@@ -211,3 +212,57 @@ def test_core_has_no_third_party_imports_beyond_runtime_dependencies():
                 if top not in stdlib and top not in allowed_third_party and top not in ("__future__", "minimq"):
                     offenders.append(f"{module}.py imports {name}")
     assert offenders == []
+
+
+def _package_graph() -> dict[str, set[str]]:
+    """Every module of the minimq package (plugins included) -> the minimq modules it imports."""
+    graph: dict[str, set[str]] = {}
+    root = CORE.parent
+    for path in sorted(CORE.rglob("*.py")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        name = ".".join(parts)
+        package = parts if path.name == "__init__.py" else parts[:-1]
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package[:len(package) - node.level + 1]
+                    stem = base + (node.module.split(".") if node.module else [])
+                    if node.module:
+                        targets.add(".".join(stem))
+                    else:
+                        targets.update(".".join(stem + [alias.name]) for alias in node.names)
+                elif node.module and node.module.startswith("minimq"):
+                    targets.add(node.module)
+            elif isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names if alias.name.startswith("minimq"))
+        graph[name] = targets
+    modules = set(graph)
+    # "from . import x" may name a module or an attribute; keep edges to modules, and package
+    # __init__ edges are the package's face, not a dependency of its modules on each other
+    return {name: {t for t in targets if t in modules and t != name} for name, targets in graph.items()}
+
+
+def test_no_module_of_the_package_is_in_an_import_circle():
+    """Plugins too: inside minimq/aio, minimq/compat and minimq/persistence the imports run one way."""
+    graph = _package_graph()
+    packages = {name for name in graph if (CORE.parent / name.replace(".", "/") / "__init__.py").exists()}
+    edges = {name: {t for t in targets if t not in packages} for name, targets in graph.items()}
+    circles = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for target in sorted(edges[name]):
+            if state.get(target) == 1:
+                circles.append(" -> ".join(path[path.index(target):] + [target]))
+            elif target not in state:
+                visit(target, path + [target])
+        state[name] = 2
+
+    for name in sorted(edges):
+        if name not in state:
+            visit(name, [name])
+    assert circles == []
