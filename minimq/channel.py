@@ -116,8 +116,9 @@ class Channel(EventInbox):
         self._prefetch = 0
         #: the channel-wide limit and count, shared with every consumer of this channel
         self._credit = Credit()
-        #: 0 outside confirm mode, 1 blocking confirms, 2 asynchronous confirms (``wait=False``)
-        self._confirm = 0
+        #: confirm mode (a bool: the publish path tests it, and only True/False test fast); asynchronous
+        #: confirms are told by ``_confirms.pending`` not being None
+        self._confirm = False
         #: publishes so far in confirm mode (the confirm sequence number of the last one)
         self.publish_seq = 0
         #: confirm bookkeeping beyond the flag (one attribute: the channel's instance dict stays small)
@@ -365,11 +366,11 @@ class Channel(EventInbox):
                 outcome = _ROUTED
                 for queue in queues:
                     if not queue.publish(message):
-                        if outcome is _ROUTED and self._confirm == 1:
+                        if outcome is _ROUTED and self._confirm and self._confirms.pending is None:
                             self._confirms.nacked += 1  # blocking confirms: counted for wait_for_confirms
                         outcome = _NACKED
                 if self._confirm:
-                    if self._confirm == 2:
+                    if self._confirms.pending is not None:
                         sync = self._confirm_later(outcome, properties is not None and properties.delivery_mode == 2)
                     elif kernel.store is not None and properties is not None and properties.delivery_mode == 2:
                         sync = kernel.store  # the confirm waits for the commit covering it (outside the lock)
@@ -377,7 +378,7 @@ class Channel(EventInbox):
                     kernel.tracer("publish", self, message, queues, outcome)
                 return outcome
             self._unroutable(message, mandatory)
-            if self._confirm == 2:
+            if self._confirm and self._confirms.pending is not None:
                 self._confirm_later(_UNROUTABLE, False)
             return _UNROUTABLE
         except AMQPError as error:
@@ -782,13 +783,13 @@ class Channel(EventInbox):
         if self._tx is not None:
             raise PreconditionFailed("cannot switch from tx to confirm mode")
         wait = bool(wait)
-        if self._confirm and (self._confirm == 1) != wait:
+        if self._confirm and (self._confirms.pending is None) != wait:
             raise ValueError(f"channel {self.number} is already in "
                              f"{'blocking' if wait is False else 'asynchronous'} confirm mode")
         if not self._confirm and not wait:
             self._confirms.pending = deque()
             self._confirms.confirmed_seq = self.publish_seq
-        self._confirm = 1 if wait else 2
+        self._confirm = True
 
     def add_on_confirm_callback(self, callback: Callable[[Confirm], Any]) -> None:
         """``callback(confirm)`` for each :class:`~minimq.message.Confirm` of asynchronous confirm mode.
