@@ -786,6 +786,10 @@ class Channel(EventInbox):
         if self._confirm and (self._confirms.pending is None) != wait:
             raise ValueError(f"channel {self.number} is already in "
                              f"{'blocking' if wait is False else 'asynchronous'} confirm mode")
+        store = self._kernel.store
+        if not wait and store is not None and not (hasattr(store, "commit_ticket") and hasattr(store, "when_durable")):
+            raise TypeError(f"asynchronous confirms need a store with commit_ticket() and when_durable() "
+                            f"(see minimq.store); {type(store).__name__} has not")
         if not self._confirm and not wait:
             self._confirms.pending = deque()
             self._confirms.confirmed_seq = self.publish_seq

@@ -229,3 +229,56 @@ def test_pika_facade_still_blocks_until_durable(reopen, monkeypatch):
         assert store.statistics().pending == 0
     assert store.statistics().commits > commits
     connection.close()
+
+
+def test_channels_on_many_threads_each_get_their_confirms_once_in_order(reopen):
+    broker = reopen()
+    setup = broker.channel()
+    setup.queue_declare("q", durable=True)
+    results = {}
+
+    def publisher(k):
+        ch = broker.channel()
+        ch.confirm_select(wait=False)
+        confirms = []
+        ch.add_on_confirm_callback(confirms.append)
+        for i in range(2000):
+            ch.basic_publish("", "q", b"%d-%d" % (k, i), P2 if i % 5 else P1)
+            if i % 500 == 499:
+                assert ch.wait_for_confirms(timeout=60)
+        assert ch.wait_for_confirms(timeout=60)
+        results[k] = confirms
+
+    threads = [threading.Thread(target=publisher, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(results) == [0, 1, 2, 3]
+    for confirms in results.values():
+        got = expand(confirms)
+        assert [n for n, _, _ in got] == list(range(1, 2001)) and all(ack for _, ack, _ in got)
+    assert broker.get_queue("q").message_count == 8000
+
+
+def test_a_store_without_the_asynchronous_methods_is_refused_for_async_confirms():
+    class OldStore:
+        """A store written before commit_ticket/when_durable: every hook a no-op."""
+
+        def recover(self, lock, clock):
+            from minimq.store import RecoveredState
+            return RecoveredState([], [], [], [], lambda v, q: iter(()), True)
+
+        def __getattr__(self, name):
+            if name in ("commit_ticket", "when_durable"):
+                raise AttributeError(name)
+            return lambda *args: None
+
+    broker = Broker(store=OldStore())
+    ch = broker.channel()
+    with pytest.raises(TypeError, match="commit_ticket"):
+        ch.confirm_select(wait=False)
+    ch.confirm_select()  # blocking confirms still work
+    ch.queue_declare("q", durable=True)
+    assert ch.basic_publish("", "q", b"x", P2) is PublishOutcome.ROUTED
+    broker.close()
