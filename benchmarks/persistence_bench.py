@@ -10,6 +10,11 @@ same for every durable case unless the name says NORMAL: SQLite WAL with ``synch
 fsync per commit.  minimq reports a confirm only after the commit covering it (group commit); the
 baselines commit each put, get and ack.
 
+Publish only: one publisher streaming N persistent messages until every one is confirmed, with
+blocking confirms (``basic_publish`` returns once durable: one fsync per message), with asynchronous
+confirms (``confirm_select(wait=False)``, then ``wait_for_confirms()`` at the end; native and through
+``minimq.aio``), against persist-queue's durable put (a commit per put).
+
 Also measured: the consume rate at depth 20k against depth 1k (a pop must not cost O(depth)), and the
 file size while 1M messages are published and acked in waves of 10k (the file must stay within a
 small multiple of the most data it held).  Baselines are skipped (with a note) if not installed:
@@ -19,6 +24,7 @@ small multiple of the most data it held).  Baselines are skipped (with a note) i
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import platform
 import shutil
@@ -102,6 +108,46 @@ def minimq_case(store_options: dict | None, publishers: int = 1, tx: int = 0) ->
     return run
 
 
+def minimq_publish_case(mode: str) -> Callable[[str, int], float]:
+    """One publisher, ``n`` persistent messages, FULL, timed until every one is confirmed.
+
+    ``mode``: ``"each"`` (blocking confirms), ``"async"`` (native asynchronous confirms, one
+    ``wait_for_confirms`` at the end), ``"aio"`` (the same through ``minimq.aio``)."""
+
+    def run(directory: str, n: int) -> float:
+        store = SQLiteStore(os.path.join(directory, "publish.db"), synchronous="FULL")
+        broker = Broker(store=store)
+        broker.channel().queue_declare("q", durable=True)
+        if mode == "aio":
+            import minimq.aio
+
+            async def publish() -> float:
+                async with await minimq.aio.connect(broker) as conn:
+                    ch = await conn.channel()
+                    await ch.confirm_select(wait=False)
+                    started = time.perf_counter()
+                    for _ in range(n):
+                        await ch.basic_publish("", "q", BODY, PERSISTENT)
+                    if not await ch.wait_for_confirms():
+                        raise RuntimeError("a publish was nacked")
+                    return time.perf_counter() - started
+
+            elapsed = asyncio.run(publish())
+        else:
+            ch = broker.channel()
+            ch.confirm_select(wait=mode == "each")
+            started = time.perf_counter()
+            for _ in range(n):
+                ch.basic_publish("", "q", BODY, PERSISTENT)
+            if not ch.wait_for_confirms():
+                raise RuntimeError("a publish was nacked")
+            elapsed = time.perf_counter() - started
+        broker.close()
+        return elapsed
+
+    return run
+
+
 def minimq_consume_at_depth(depth: int, synchronous: str = "FULL") -> Callable[[str, int], float]:
     """Fill a queue to ``depth`` (not timed), then time consuming it all with acks until durable."""
 
@@ -147,6 +193,27 @@ def persistqueue_case(kind: str) -> Callable[[str, int], float] | None:
             item = q.get(block=False)
             if kind != "SQLiteQueue":
                 q.ack(item)
+        elapsed = time.perf_counter() - started
+        q.close()
+        return elapsed
+
+    return run
+
+
+def persistqueue_put_case() -> Callable[[str, int], float] | None:
+    """persist-queue's durable put alone (SQLiteQueue, auto_commit: a FULL commit per put)."""
+    try:
+        import persistqueue
+    except ImportError:
+        return None
+
+    def run(directory: str, n: int) -> float:
+        q = persistqueue.SQLiteQueue(os.path.join(directory, "pq"), auto_commit=True, multithreading=False)
+        for conn in {id(q._getter): q._getter, id(q._putter): q._putter}.values():
+            _full(conn)
+        started = time.perf_counter()
+        for _ in range(n):
+            q.put(BODY)
         elapsed = time.perf_counter() - started
         q.close()
         return elapsed
@@ -240,13 +307,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="trials per minimq case (default 3)")
     parser.add_argument("--baseline-repeat", type=int, default=1, help="trials per baseline (default 1: slow)")
     parser.add_argument("--bounded", type=int, default=1_000_000, help="messages for the file-size run (0: skip)")
+    parser.add_argument("--publish-only", action="store_true", help="run only the publish-only section")
     args = parser.parse_args()
     n = args.n
     print(f"minimq persistence benchmark: {n:,} messages of {len(BODY)} bytes per trial, fresh file per trial")
     print(f"python {platform.python_version()}, sqlite {sqlite3.sqlite_version}, {platform.machine()}, "
           f"{os.cpu_count()} cpus, {time.strftime('%Y-%m-%d')}")
     results: dict[str, list[float]] = {}
-    print("end-to-end: publish (confirmed) + consume (acked), msg/s")
+    if not args.publish_only:
+        print("end-to-end: publish (confirmed) + consume (acked), msg/s")
     full = {"synchronous": "FULL"}
     cases = [
         ("minimq + SQLiteStore FULL, 1 publisher, confirm each", minimq_case(full), args.repeat),
@@ -260,13 +329,30 @@ def main() -> None:
          args.baseline_repeat),
         ("litequeue FULL (put, pop, done)", litequeue_case(), args.baseline_repeat),
     ]
-    for name, case, repeat in cases:
+    for name, case, repeat in ([] if args.publish_only else cases):
         measure(name, case, n, repeat, results)
     base = results.get("persist-queue SQLiteQueue FULL (put, get)")
     if base:
         print("ratios to persist-queue SQLiteQueue at the same durability (target: >= 5x at FULL):")
         for name, rates in results.items():
             print(f"  {name:<58} {statistics.median(rates) / statistics.median(base):>7.1f}x")
+    print("publish only: one publisher, every message durable and confirmed (FULL), msg/s")
+    publish_results: dict[str, list[float]] = {}
+    publish_cases = [
+        ("persist-queue SQLiteQueue FULL, durable put", persistqueue_put_case(), args.baseline_repeat),
+        ("minimq FULL, 1 publisher, blocking confirm each", minimq_publish_case("each"), args.repeat),
+        ("minimq FULL, 1 publisher, async confirms, wait at end", minimq_publish_case("async"), args.repeat),
+        ("minimq.aio FULL, 1 publisher, async confirms, wait at end", minimq_publish_case("aio"), args.repeat),
+    ]
+    for name, case, repeat in publish_cases:
+        measure(name, case, n, repeat, publish_results)
+    put = publish_results.get("persist-queue SQLiteQueue FULL, durable put")
+    if put:
+        print("ratios to persist-queue's durable put (target for async confirms: >= 5x):")
+        for name, rates in publish_results.items():
+            print(f"  {name:<58} {statistics.median(rates) / statistics.median(put):>7.1f}x")
+    if args.publish_only:
+        return
     print("consume rate by depth (FULL, acks durable at the end), msg/s")
     depth_results: dict[str, list[float]] = {}
     for depth in (1_000, 20_000):

@@ -11,18 +11,19 @@ from .connection import Connection
 from .clock import Clock, ManualClock, SystemClock
 from .errors import (AccessRefused, AMQPError, ChannelClosed, ChannelError, ChannelErrorHard,
                      CommandInvalid, ConnectionClosed, ConnectionError, ConnectionForced, FrameError,
-                     InternalError,
+                     InternalError, ConfirmTimeout, PublishNacked,
                      LoginRefused, NotAllowed, NotFound, NotImplementedByServer, PreconditionFailed, ResourceLocked)
-from .message import ConsumerCancelled, Delivery, Message, Properties, Returned
+from .message import Confirm, ConsumerCancelled, Delivery, Message, Properties, Returned
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Broker", "Connection", "Channel", "PublishOutcome", "QueueDeclareOk",
     "Clock", "ManualClock", "SystemClock",
-    "Properties", "Message", "Delivery", "Returned", "ConsumerCancelled",
+    "Properties", "Message", "Delivery", "Returned", "ConsumerCancelled", "Confirm",
     "AMQPError", "ChannelError", "ConnectionError", "AccessRefused", "NotFound", "ResourceLocked",
     "PreconditionFailed", "ConnectionForced", "FrameError", "CommandInvalid", "ChannelErrorHard", "NotAllowed", "LoginRefused",
     "NotImplementedByServer", "InternalError", "ChannelClosed", "ConnectionClosed",
+    "ConfirmTimeout", "PublishNacked",
     "__version__",
 ]

@@ -20,17 +20,20 @@ one tag: one lock round trip, one dict pop, two counter decrements.
 
 from __future__ import annotations
 
+import threading
+import time as _time
+from collections import deque
 from enum import IntEnum
 from typing import Any, Callable
 
 from . import reply_to
 from .connection import Connection
 from .consumer import Consumer, Credit
-from .errors import (AccessRefused, AMQPError, ChannelClosed, NotAllowed, NotFound, NotImplementedByServer,
-                     PreconditionFailed, ResourceLocked)
+from .errors import (AccessRefused, AMQPError, ChannelClosed, ConfirmTimeout, NotAllowed, NotFound, NotImplementedByServer,
+                     PreconditionFailed, PublishNacked, ResourceLocked)
 from .fieldtypes import is_integer, type_name
 from .inbox import EventInbox, check_callback
-from .message import BccMessage, ConsumerCancelled, Delivery, Message, Properties, Returned
+from .message import BccMessage, Confirm, ConsumerCancelled, Delivery, Message, Properties, Returned
 from .names import REPLY_PREFIX, check_name, random_name
 from .publish_checks import MAX_BODY, check_properties, coerce_body
 from .queue import Queue
@@ -50,6 +53,29 @@ class PublishOutcome(IntEnum):
 _ROUTED = PublishOutcome.ROUTED
 _UNROUTABLE = PublishOutcome.UNROUTABLE
 _NACKED = PublishOutcome.NACKED
+
+
+class _Confirms:
+    """A channel's publisher-confirm bookkeeping (lock held, except ``cond``'s waits)."""
+
+    __slots__ = ("pending", "confirmed_seq", "asked_ticket", "durable_ticket", "nacked", "error", "callbacks",
+                 "cond")
+
+    def __init__(self) -> None:
+        #: asynchronous confirm mode (``confirm_select(wait=False)``): (seq, ack, ticket) of the
+        #: publishes not confirmed yet, in order; None in blocking confirm mode and outside confirm mode
+        self.pending: deque | None = None
+        #: every publish up to this sequence number is confirmed (asynchronous mode)
+        self.confirmed_seq = 0
+        #: the last store ticket a durability callback was asked for, and the last one that completed
+        self.asked_ticket = -1
+        self.durable_ticket = -1
+        #: nacks since the last wait_for_confirms, and the store error of the first of them
+        self.nacked = 0
+        self.error: BaseException | None = None
+        self.callbacks: list[Callable[[Confirm], Any]] = []
+        #: wait_for_confirms sleeps here; notified after confirms arrive and when the channel closes
+        self.cond = threading.Condition(threading.Lock())
 
 
 class QueueDeclareOk(tuple):
@@ -90,18 +116,23 @@ class Channel(EventInbox):
         self._prefetch = 0
         #: the channel-wide limit and count, shared with every consumer of this channel
         self._credit = Credit()
+        #: confirm mode (a bool: the publish path tests it, and only True/False test fast); asynchronous
+        #: confirms are told by ``_confirms.pending`` not being None
         self._confirm = False
         #: publishes so far in confirm mode (the confirm sequence number of the last one)
         self.publish_seq = 0
+        #: confirm bookkeeping beyond the flag (one attribute: the channel's instance dict stays small)
+        self._confirms = _Confirms()
         #: pending actions of an open transaction, or None outside tx mode
         self._tx: list[tuple] | None = None
         self._last_queue: str | None = None
         self._reply: reply_to.ReplyConsumer | None = None
         self.close_cause: AMQPError | None = None
         self.is_open = True
-        # bound once: every consumer of this channel carries them (see minimq.consumer)
+        # bound once: every consumer of this channel carries it (see minimq.consumer); the server-cancel
+        # callback is bound per consumer instead, keeping this instance's dict under CPython 3.11's
+        # 30-key limit for shared (fast) attribute access: add an attribute only in place of another
         self._deliver_to = self._deliver
-        self._cancelled_by_server = self._server_cancel
 
     # -- state ----------------------------------------------------------------------------------
     @property
@@ -284,7 +315,14 @@ class Channel(EventInbox):
         when ``mandatory``) or NACKED (a queue refused it: ``x-overflow`` reject-publish).  Raises 404
         (no such exchange), 403 (internal exchange), 406 (invalid properties, see
         :mod:`minimq.publish_checks`), which close the channel; ``TypeError`` for a body that is not
-        bytes.  In confirm mode with a store, returns once a persistent message is durable.
+        bytes.
+
+        In confirm mode the outcome is the message's confirm (NACKED is a ``basic.nack``).  With a
+        store and a persistent message (``delivery_mode=2``): in blocking confirm mode (the default,
+        ``confirm_select()``) this returns once the message is durable (raising the store's error if
+        its commit failed); in asynchronous confirm mode (``confirm_select(wait=False)``) it returns at
+        once, and the confirm follows when the commit covering the message is done (see
+        :meth:`wait_for_confirms` and :meth:`add_on_confirm_callback`).
         """
         if type(body) is not bytes:
             body = coerce_body(body)
@@ -293,7 +331,7 @@ class Channel(EventInbox):
         if type(routing_key) is not str or len(routing_key) > 63:
             check_name(routing_key, "routing_key")
         kernel = self._kernel
-        sync = None
+        sync = None  # the store to flush (blocking confirms) or the ticket to wait for (asynchronous)
         kernel.lock.acquire()
         try:
             if not self.is_open:
@@ -328,14 +366,20 @@ class Channel(EventInbox):
                 outcome = _ROUTED
                 for queue in queues:
                     if not queue.publish(message):
+                        if outcome is _ROUTED and self._confirm and self._confirms.pending is None:
+                            self._confirms.nacked += 1  # blocking confirms: counted for wait_for_confirms
                         outcome = _NACKED
-                if self._confirm and kernel.store is not None and properties is not None \
-                        and properties.delivery_mode == 2:
-                    sync = kernel.store  # the confirm waits for the commit covering it (outside the lock)
+                if self._confirm:
+                    if self._confirms.pending is not None:
+                        sync = self._confirm_later(outcome, properties is not None and properties.delivery_mode == 2)
+                    elif kernel.store is not None and properties is not None and properties.delivery_mode == 2:
+                        sync = kernel.store  # the confirm waits for the commit covering it (outside the lock)
                 if kernel.tracer is not None:
                     kernel.tracer("publish", self, message, queues, outcome)
                 return outcome
             self._unroutable(message, mandatory)
+            if self._confirm and self._confirms.pending is not None:
+                self._confirm_later(_UNROUTABLE, False)
             return _UNROUTABLE
         except AMQPError as error:
             self._fail(error)
@@ -343,7 +387,10 @@ class Channel(EventInbox):
         finally:
             kernel.release()
             if sync is not None:
-                sync.flush()
+                if sync is kernel.store:
+                    sync.flush()
+                else:
+                    self._ask_durable(sync)
 
     def _fail_publish(self, exchange: str, size: int) -> None:
         if size > MAX_BODY:  # RabbitMQ checks the size before it looks the exchange up
@@ -422,7 +469,7 @@ class Channel(EventInbox):
         # that is never limited, and their deliveries do not add to the channel-wide count
         credit = self._credit if not q.quorum else Credit()
         consumer = Consumer(tag, self, q, auto_ack, exclusive, priority, self._prefetch, callback, arguments,
-                            credit, self._deliver_to, self._cancelled_by_server)
+                            credit, self._deliver_to, self._server_cancel)
         self.consumers[tag] = consumer
         q.add_consumer(consumer)
         return tag
@@ -519,6 +566,9 @@ class Channel(EventInbox):
                     reply.callback(event)
         elif type(event) is Returned:
             for callback in self._return_callbacks:
+                callback(event)
+        elif type(event) is Confirm:
+            for callback in self._confirms.callbacks:
                 callback(event)
         else:
             for callback in self._cancel_callbacks:
@@ -707,14 +757,181 @@ class Channel(EventInbox):
         return True
 
     # -- confirms and transactions --------------------------------------------------------------
-    def confirm_select(self) -> None:
-        """Enter confirm mode: every publish is confirmed (its :class:`PublishOutcome`); 406 in tx mode."""
-        self._locked(self._confirm_select)
+    def confirm_select(self, wait: bool = True) -> None:
+        """Enter confirm mode: every publish is confirmed; 406 in tx mode.
 
-    def _confirm_select(self) -> None:
+        ``wait=True`` (the default, and what the pika facade uses): blocking confirms.  The
+        :class:`PublishOutcome` that ``basic_publish`` returns is the confirm, and with a store a
+        persistent publish returns only once it is durable (one commit per waiting publisher, shared
+        by the publishers waiting at the same time).
+
+        ``wait=False``: asynchronous confirms, as RabbitMQ sends them.  ``basic_publish`` never waits
+        for the disk; each publish's confirm (a :class:`~minimq.message.Confirm`) comes later, in
+        publish order, once the store's commit covering it is done: at once for transient messages,
+        unroutable ones and brokers without a store, after the commit for persistent ones.  Wait
+        for them with :meth:`wait_for_confirms` / :meth:`wait_for_confirms_or_die`, or be told of
+        each with :meth:`add_on_confirm_callback` (an inline channel runs the callbacks; a channel
+        opened with ``inline=False`` gets the ``Confirm`` events in its inbox, :meth:`get_event`).
+        A failed commit nacks the publishes it covered, with the store's error.  Needs a store with
+        ``commit_ticket``/``when_durable`` (see :mod:`minimq.store`).
+
+        Selecting confirm mode again with the other ``wait`` raises ``ValueError``.
+        """
+        self._locked(self._confirm_select, wait)
+
+    def _confirm_select(self, wait: bool) -> None:
         if self._tx is not None:
             raise PreconditionFailed("cannot switch from tx to confirm mode")
+        wait = bool(wait)
+        if self._confirm and (self._confirms.pending is None) != wait:
+            raise ValueError(f"channel {self.number} is already in "
+                             f"{'blocking' if wait is False else 'asynchronous'} confirm mode")
+        store = self._kernel.store
+        if not wait and store is not None and not (hasattr(store, "commit_ticket") and hasattr(store, "when_durable")):
+            raise TypeError(f"asynchronous confirms need a store with commit_ticket() and when_durable() "
+                            f"(see minimq.store); {type(store).__name__} has not")
+        if not self._confirm and not wait:
+            self._confirms.pending = deque()
+            self._confirms.confirmed_seq = self.publish_seq
         self._confirm = True
+
+    def add_on_confirm_callback(self, callback: Callable[[Confirm], Any]) -> None:
+        """``callback(confirm)`` for each :class:`~minimq.message.Confirm` of asynchronous confirm mode.
+
+        On an inline channel it runs outside the broker lock, on the thread that completed the
+        confirm (the publishing thread for an immediate confirm, the store's committer thread for a
+        persistent message), one callback at a time per channel, in publish order.  ``TypeError`` at
+        once if ``callback`` cannot be called with one argument.
+        """
+        check_callback(callback, "confirm callback", "confirm", allow_none=False)
+        self._confirms.callbacks.append(callback)
+
+    @property
+    def confirmed_seq(self) -> int:
+        """Every publish up to this sequence number is confirmed (asynchronous confirm mode; in
+        blocking confirm mode every publish is confirmed when ``basic_publish`` returns)."""
+        return self._confirms.confirmed_seq if self._confirms.pending is not None else self.publish_seq
+
+    def wait_for_confirms(self, timeout: float | None = None) -> bool:
+        """Wait until every publish made so far is confirmed; True if all of the confirms since the
+        last ``wait_for_confirms*`` call were acks, False if any was a nack (the count is reset).
+
+        As the Java client's ``waitForConfirms``.  Raises :class:`~minimq.errors.ConfirmTimeout` when
+        ``timeout`` seconds pass first (the confirms still come), ``ChannelClosed`` if the channel
+        closes while publishes are unconfirmed, ``RuntimeError`` outside confirm mode.  In blocking
+        confirm mode every publish is already confirmed, so it only reports the nacks.
+        """
+        nacked, _ = self._wait_confirmed(timeout)
+        return not nacked
+
+    def wait_for_confirms_or_die(self, timeout: float | None = None) -> None:
+        """:meth:`wait_for_confirms`, raising :class:`~minimq.errors.PublishNacked` if any confirm since
+        the last wait was a nack (its ``error``, and ``__cause__``, is the store's exception when a
+        failed commit nacked it).  Unlike the Java client it leaves the channel open."""
+        nacked, error = self._wait_confirmed(timeout)
+        if nacked:
+            why = f": the store's commit failed: {error}" if error is not None else ""
+            raise PublishNacked(f"{nacked} publish(es) on channel {self.number} were nacked{why}",
+                                nacked, error) from error
+
+    def _wait_confirmed(self, timeout: float | None) -> tuple[int, BaseException | None]:
+        kernel = self._kernel
+        with kernel:
+            if not self._confirm:
+                raise RuntimeError(f"channel {self.number} is not in confirm mode")
+            target = self.publish_seq
+        if self._confirms.pending is not None and self._confirms.confirmed_seq < target:
+            deadline = None if timeout is None else _time.monotonic() + timeout
+            cond = self._confirms.cond
+            with cond:
+                while self._confirms.confirmed_seq < target:
+                    if not self.is_open:
+                        raise self._closed_error()
+                    remaining = None if deadline is None else deadline - _time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        pending = target - self._confirms.confirmed_seq
+                        raise ConfirmTimeout(f"{pending} publish(es) on channel {self.number} not confirmed "
+                                             f"within {timeout} s", pending)
+                    cond.wait(remaining)
+        with kernel:
+            nacked, self._confirms.nacked = self._confirms.nacked, 0
+            error, self._confirms.error = self._confirms.error, None
+        return nacked, error
+
+    def _confirm_later(self, outcome: PublishOutcome, persistent: bool) -> int | None:
+        """Asynchronous confirm mode: record this publish's confirm (lock held).  Returns the store
+        ticket to ask a durability callback for after the lock is released, or None."""
+        seq = self.publish_seq
+        ack = outcome is not _NACKED
+        ticket = None
+        store = self._kernel.store
+        if persistent and store is not None and outcome is not _UNROUTABLE:
+            ticket = store.commit_ticket()
+            if ticket <= self._confirms.durable_ticket:
+                ticket = None
+        pending = self._confirms.pending
+        if ticket is None and not pending:
+            self._settle_confirms([(seq, ack)], None)
+            return None
+        pending.append((seq, ack, ticket))  # type: ignore[union-attr]
+        if ticket is not None and ticket > self._confirms.asked_ticket:
+            self._confirms.asked_ticket = ticket
+            return ticket
+        return None
+
+    def _ask_durable(self, ticket: int) -> None:
+        """Ask the store to call :meth:`_on_durable` once ``ticket`` is committed (lock not held).
+
+        A method of its own: a closure inside ``basic_publish`` would turn its locals into cells."""
+        self._kernel.store.when_durable(ticket, lambda error: self._on_durable(ticket, error))  # type: ignore
+
+    def _on_durable(self, ticket: int, error: BaseException | None) -> None:
+        """The store's callback: the commit covering ``ticket`` is done, or failed with ``error``
+        (lock not held; any thread)."""
+        kernel = self._kernel
+        kernel.lock.acquire()
+        try:
+            if error is None and ticket > self._confirms.durable_ticket:
+                self._confirms.durable_ticket = ticket
+            pending = self._confirms.pending
+            done = []
+            while pending:
+                seq, ack, t = pending[0]
+                if t is not None:
+                    if t > ticket:
+                        break
+                    if error is not None:
+                        ack = False
+                pending.popleft()
+                done.append((seq, ack))
+            if done:
+                self._settle_confirms(done, error)
+        finally:
+            kernel.release()
+        with self._confirms.cond:
+            self._confirms.cond.notify_all()
+
+    def _settle_confirms(self, done: list[tuple[int, bool]], error: BaseException | None) -> None:
+        """Confirm ``done`` ((seq, ack) in order, following the last confirmed seq) (lock held)."""
+        self._confirms.confirmed_seq = done[-1][0]
+        for _, ack in done:
+            if not ack:
+                self._confirms.nacked += 1
+                if error is not None and self._confirms.error is None:
+                    self._confirms.error = error
+        has_callback = bool(self._confirms.callbacks)
+        if not (has_callback or not self._inline):
+            return
+        # one Confirm per run of acks or of nacks, ``multiple`` when the run covers several publishes
+        start = 0
+        n = len(done)
+        while start < n:
+            ack = done[start][1]
+            end = start
+            while end + 1 < n and done[end + 1][1] == ack:
+                end += 1
+            self.push(Confirm(done[end][0], ack, end > start, None if ack else error), has_callback)
+            start = end + 1
 
     def tx_select(self) -> None:
         """Enter tx mode: publishes and settlements wait for :meth:`tx_commit`; 406 in confirm mode."""
@@ -856,6 +1073,8 @@ class Channel(EventInbox):
             queue.after_consumers_changed()
         self.connection.forget_channel(self)
         self.request_wake()
+        with self._confirms.cond:  # wait_for_confirms raises ChannelClosed
+            self._confirms.cond.notify_all()
 
     def __enter__(self) -> Channel:
         return self

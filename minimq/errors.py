@@ -188,6 +188,28 @@ class ConnectionClosed(_WrongState):
     """The connection is closed; ``cause`` is the :class:`AMQPError` that closed it (None if the client did)."""
 
 
+class ConfirmTimeout(TimeoutError):
+    """``wait_for_confirms``: not every publish was confirmed within the timeout (nothing is lost:
+    the confirms still come, and a later wait sees them).  ``pending`` publishes were unconfirmed."""
+
+    def __init__(self, message: str, pending: int) -> None:
+        super().__init__(message)
+        self.pending = pending
+
+
+class PublishNacked(Exception):
+    """``wait_for_confirms_or_die``: ``nacked`` publishes since the last wait were nacked.
+
+    ``error`` (also the ``__cause__``) is the store's exception when a failed commit nacked them, or
+    None when a queue refused them (``x-overflow`` reject-publish).
+    """
+
+    def __init__(self, message: str, nacked: int, error: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.nacked = nacked
+        self.error = error
+
+
 _BY_CODE = {
     cls.reply_code: cls
     for cls in (

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Properties", "Message", "BccMessage", "Delivery", "Returned", "ConsumerCancelled", "PROPERTY_NAMES"]
+__all__ = ["Properties", "Message", "BccMessage", "Delivery", "Returned", "ConsumerCancelled", "Confirm",
+           "PROPERTY_NAMES"]
 
 PROPERTY_NAMES = (
     "content_type",
@@ -299,6 +300,31 @@ class Returned:
 
     def __repr__(self) -> str:
         return f"Returned(312 NO_ROUTE, exchange={self.exchange!r}, routing_key={self.routing_key!r})"
+
+
+class Confirm:
+    """A publisher confirm of a channel in asynchronous confirm mode (``confirm_select(wait=False)``).
+
+    ``seq`` is the publish sequence number (``channel.publish_seq`` after that publish); with
+    ``multiple`` the confirm covers every publish after the previous confirm up to ``seq``, as
+    AMQP's ``basic.ack``/``basic.nack`` with ``multiple``.  ``ack`` False is a ``basic.nack``: a queue
+    refused the message (``x-overflow`` reject-publish), or the store's commit failed, in which
+    case ``error`` is the store's exception.  Confirms of one channel come in publish order, each
+    publish covered exactly once.
+    """
+
+    __slots__ = ("seq", "ack", "multiple", "error")
+
+    def __init__(self, seq: int, ack: bool, multiple: bool, error: BaseException | None = None) -> None:
+        self.seq = seq
+        self.ack = ack
+        self.multiple = multiple
+        self.error = error
+
+    def __repr__(self) -> str:
+        kind = "ack" if self.ack else "nack"
+        extra = f", error={self.error!r}" if self.error is not None else ""
+        return f"Confirm({kind} {self.seq}, multiple={self.multiple}{extra})"
 
 
 class ConsumerCancelled:

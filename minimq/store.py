@@ -23,6 +23,13 @@ commit").  :meth:`Store.flush` waits for that commit; the broker calls it, *outs
 a publisher confirm for a persistent message is returned and before ``tx.commit`` returns, so many
 threads waiting for confirms share one commit.  Acks are not waited for (as in AMQP, a crash may
 bring back a message whose ack was not yet written; it comes back redelivered).
+
+Asynchronous confirms (a channel in ``confirm_select(wait=False)`` mode) do not wait: under the lock
+the channel asks :meth:`Store.commit_ticket` for a ticket naming "everything reported so far", and
+after releasing the lock hands the ticket to :meth:`Store.when_durable` with a callback that the
+store calls once that commit is done (or has failed).  Tickets are integers that never decrease, so
+a channel asks for one callback per ticket however many publishes share it.  A store that does not
+implement these two methods still works with blocking confirms (the default) and ``tx.commit``.
 """
 
 from __future__ import annotations
@@ -164,6 +171,24 @@ class Store(Protocol):
         """Return once everything reported before the call is durable (lock NOT held).
 
         Raises the store's error if that commit failed; publisher confirms wait for this.
+        """
+
+    def commit_ticket(self) -> int:
+        """A ticket for everything reported so far (lock held; must be cheap, never blocks).
+
+        Tickets never decrease; equal tickets are made durable by the same commit.
+        """
+
+    def when_durable(self, ticket: int, callback: Callable[[BaseException | None], None]) -> None:
+        """Call ``callback(None)`` once everything covered by ``ticket`` is durable, or
+        ``callback(error)`` with the store's error if the commit covering it failed (lock NOT held).
+
+        Never blocks on I/O: it asks for a commit soon and returns; the callback runs exactly once, on
+        whichever thread finishes that commit (possibly at once, on the calling thread, when the
+        ticket is already durable or the store is closed), without any store lock held, so it may
+        take the broker lock.  A commit's callbacks run in ticket order; a later ticket's success
+        means every earlier ticket is durable too (commits are made in order), so a callback that
+        runs at once on the calling thread may overtake one the committer has yet to run.
         """
 
     def close(self) -> None:

@@ -5,8 +5,12 @@ of work and returns), so these coroutines call the core directly on the loop's t
 never waits for another thread, and errors are raised from the awaiting call as the core raises them
 (the :class:`~minimq.errors.AMQPError` family, ``ChannelClosed``, ``ConnectionClosed``).  Two calls can
 wait for a disk: a publish in confirm mode of a persistent message (``delivery_mode=2``) and
-``tx_commit``, on a broker with a store, return only after the store's commit covers them; those two
-run in the loop's default executor so the loop never blocks on an SQLite commit.
+``tx_commit``, on a broker with a store.  Confirms are asynchronous in the core
+(``confirm_select(wait=False)`` on the core channel): the publish itself returns at once and its
+confirm reaches the loop as an event through the pump, so awaiting a confirm
+(:meth:`Channel.basic_publish` in the default ``confirm_select()`` mode, :meth:`Channel.wait_for_confirms`)
+never blocks the loop and never uses a thread; many publishes awaited at once share one commit.
+``tx_commit`` runs in the loop's default executor.
 
 The aio channel owns one core channel (``inline=False``: its returned messages and direct reply-to
 deliveries reach the loop through an :class:`~minimq.aio.pump.EventPump`) for declarations,
@@ -26,14 +30,13 @@ connection's 2047 channel numbers.
 from __future__ import annotations
 
 import asyncio
-import functools
 import inspect
 import logging
 from typing import Any, Awaitable, Callable, Protocol
 
 from ..channel import PublishOutcome, QueueDeclareOk
-from ..errors import AMQPError, ChannelClosed, NotAllowed
-from ..message import ConsumerCancelled, Properties, Returned
+from ..errors import AMQPError, ChannelClosed, ConfirmTimeout, NotAllowed, PublishNacked
+from ..message import Confirm, ConsumerCancelled, Properties, Returned
 from ..message import Delivery as CoreDelivery
 from ..names import REPLY_TO
 from .consumer import ConsumerIterator, Subscription
@@ -81,6 +84,18 @@ class Channel:
         self._close_cause: AMQPError | None = None
         self._shut = False
         self._pump = EventPump(self.loop, core_channel, self._on_event)
+        #: confirm mode: None (not selected), True (basic_publish awaits its confirm), False (it does not)
+        self._confirm_wait: bool | None = None
+        #: confirms seen by the loop: every publish up to this seq; nacks (and the first store error)
+        #: since the last wait_for_confirms
+        self._confirmed = 0
+        self._nacked = 0
+        self._confirm_error: BaseException | None = None
+        #: publish seq -> future of (ack, error), for basic_publish awaiting its own confirm
+        self._publish_waiters: dict[int, asyncio.Future] = {}
+        #: (target seq, future) of wait_for_confirms calls
+        self._confirm_waiters: list[tuple[int, asyncio.Future]] = []
+        self._confirm_callbacks: list[Callable[[Confirm], Any]] = []
 
     # -- state ----------------------------------------------------------------------------------
     @property
@@ -152,6 +167,12 @@ class Channel:
                 sub.close()
             else:
                 sub.fail(cause)
+        futures = [*self._publish_waiters.values(), *(f for _, f in self._confirm_waiters)]
+        self._publish_waiters.clear()
+        self._confirm_waiters.clear()
+        for future in futures:
+            if not future.done():
+                future.set_exception(ChannelClosed(f"channel {self.number} is closed", self._close_cause))
         self.core.close()
         self.connection._forget(self)
 
@@ -180,10 +201,52 @@ class Channel:
             sub = self._consumers.get(event.consumer_tag)
             if sub is not None:
                 sub.on_event(event)
+        elif kind is Confirm:
+            self._on_confirm(event)
         elif kind is ConsumerCancelled:
             sub = self._consumers.get(event.consumer_tag)
             if sub is not None:
                 sub.on_event(event)
+
+    def _on_confirm(self, confirm: Confirm) -> None:
+        """A confirm of the core channel (loop thread, in publish order)."""
+        seq = confirm.seq
+        first = self._confirmed + 1 if confirm.multiple else seq
+        self._confirmed = seq
+        if not confirm.ack:
+            self._nacked += seq - first + 1
+            if confirm.error is not None and self._confirm_error is None:
+                self._confirm_error = confirm.error
+        waiters = self._publish_waiters
+        if waiters:
+            result = (confirm.ack, confirm.error)
+            for n in range(first, seq + 1):
+                future = waiters.pop(n, None)
+                if future is not None and not future.done():
+                    future.set_result(result)
+        if self._confirm_waiters:
+            still = []
+            for target, future in self._confirm_waiters:
+                if target <= seq:
+                    if not future.done():
+                        future.set_result(None)
+                else:
+                    still.append((target, future))
+            self._confirm_waiters = still
+        for callback in list(self._confirm_callbacks):
+            try:
+                result = callback(confirm)
+                if inspect.isawaitable(result):
+                    self.loop.create_task(_logged(result, "confirm callback"))
+            except Exception:
+                log.exception("minimq.aio: confirm callback raised")
+
+    def add_on_confirm_callback(self, callback: Callable[[Confirm], Any]) -> None:
+        """``callback(confirm)`` (a function or a coroutine function) for each
+        :class:`~minimq.Confirm`, in publish order, on the loop (confirm mode)."""
+        if not callable(callback):
+            raise TypeError("confirm callback must be callable")
+        self._confirm_callbacks.append(callback)
 
     def add_on_return_callback(self, callback: Callable[[Returned], Any]) -> None:
         """``callback(returned)`` (a function or a coroutine function) for each mandatory publish
@@ -247,20 +310,22 @@ class Channel:
                             properties: Properties | None = None, mandatory: bool = False) -> PublishOutcome:
         """Route and enqueue; returns the core's :class:`~minimq.PublishOutcome`.
 
-        Runs on the loop thread, except a persistent publish in confirm mode on a broker with a store,
-        which waits for the store's commit in the default executor.
+        Runs on the loop thread.  After ``confirm_select()`` (``wait=True``), a persistent message on
+        a broker with a store is awaited until the store's commit covers it (the loop runs meanwhile;
+        publishes awaited at once share a commit), and a failed commit raises the store's error.
+        After ``confirm_select(wait=False)`` it returns at once: await :meth:`wait_for_confirms`.
         """
         core = self.core
-        if properties is not None and getattr(properties, "delivery_mode", None) == 2 \
-                and self.connection.broker.store is not None and core.mode == "confirm":
-            self._check_open()
-            call = functools.partial(core.basic_publish, exchange, routing_key, body, properties, mandatory)
-            try:
-                return await self.loop.run_in_executor(None, call)
-            except AMQPError as error:
-                self._failed(error)
-                raise
-        return self._call(core.basic_publish, exchange, routing_key, body, properties, mandatory)
+        outcome = self._call(core.basic_publish, exchange, routing_key, body, properties, mandatory)
+        if self._confirm_wait:
+            seq = core.publish_seq
+            if core.confirmed_seq < seq:
+                future = self.loop.create_future()
+                self._publish_waiters[seq] = future
+                ack, error = await future
+                if error is not None:
+                    raise error
+        return outcome
 
     async def basic_get(self, queue: str = "", auto_ack: bool = False) -> Delivery | None:
         """The queue's head message as a :class:`~minimq.aio.Delivery`, or None if it is empty."""
@@ -351,9 +416,54 @@ class Channel:
                     self._call(sub.core.basic_qos, 0, prefetch_count, True)
 
     # -- confirms and transactions --------------------------------------------------------------
-    async def confirm_select(self) -> None:
-        """Confirm mode: each publish's outcome is its confirm (NACKED is a ``basic.nack``)."""
-        self._call(self.core.confirm_select)
+    async def confirm_select(self, wait: bool = True) -> None:
+        """Confirm mode: each publish's outcome is its confirm (NACKED is a ``basic.nack``).
+
+        ``wait=True``: :meth:`basic_publish` of a persistent message returns once it is durable.
+        ``wait=False``: it returns at once; confirms come later (:meth:`wait_for_confirms`,
+        :meth:`add_on_confirm_callback`).  Either way the core channel confirms asynchronously and
+        the loop never blocks on the store.
+        """
+        if self._confirm_wait is not None and self._confirm_wait != wait:
+            raise ValueError(f"channel {self.number} is already in confirm mode with wait={self._confirm_wait}")
+        self._call(self.core.confirm_select, False)
+        self._confirm_wait = wait
+
+    async def wait_for_confirms(self, timeout: float | None = None) -> bool:
+        """Await the confirms of every publish so far; True if none since the last wait was a nack.
+
+        :class:`~minimq.ConfirmTimeout` after ``timeout`` seconds (the confirms still come),
+        ``ChannelClosed`` if the channel closes first, ``RuntimeError`` outside confirm mode.
+        """
+        nacked, _ = await self._wait_confirmed(timeout)
+        return not nacked
+
+    async def wait_for_confirms_or_die(self, timeout: float | None = None) -> None:
+        """:meth:`wait_for_confirms`, raising :class:`~minimq.PublishNacked` on a nack (its ``error``
+        is the store's exception when a failed commit nacked it)."""
+        nacked, error = await self._wait_confirmed(timeout)
+        if nacked:
+            why = f": the store's commit failed: {error}" if error is not None else ""
+            raise PublishNacked(f"{nacked} publish(es) on channel {self.number} were nacked{why}",
+                                nacked, error) from error
+
+    async def _wait_confirmed(self, timeout: float | None) -> tuple[int, BaseException | None]:
+        self._check_open()
+        if self._confirm_wait is None:
+            raise RuntimeError(f"channel {self.number} is not in confirm mode")
+        target = self.core.publish_seq
+        if self._confirmed < target:
+            future = self.loop.create_future()
+            self._confirm_waiters.append((target, future))
+            try:
+                await asyncio.wait_for(future, timeout)
+            except asyncio.TimeoutError:
+                pending = target - self._confirmed
+                raise ConfirmTimeout(f"{pending} publish(es) on channel {self.number} not confirmed "
+                                     f"within {timeout} s", pending) from None
+        nacked, self._nacked = self._nacked, 0
+        error, self._confirm_error = self._confirm_error, None
+        return nacked, error
 
     async def tx_select(self) -> None:
         """Tx mode: publishes (and settlements of ``basic_get`` deliveries) wait for ``tx_commit``."""

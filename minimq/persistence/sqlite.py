@@ -34,7 +34,10 @@ never straddles two commits) and written in one transaction by whichever thread 
   half a commit's duration) to publish again and join it: N threads waiting for confirms share one
   fsync instead of alternating between full and near-empty commits;
 * the committer thread, ``commit_interval`` seconds after the first change of a batch (sooner when
-  the batch reaches ``max_batch`` changes): acks and unconfirmed publishes.
+  the batch reaches ``max_batch`` changes): acks and unconfirmed publishes; and at once when an
+  asynchronous confirm is waiting (:meth:`SQLiteStore.when_durable`): a publisher streaming with
+  asynchronous confirms keeps the committer busy, each commit taking everything published while
+  the previous one ran, and its callbacks run on the committer thread when the commit ends.
 
 Durability (``synchronous``).  The file is in WAL mode and held with an exclusive lock (a second
 broker on the same file gets :class:`StoreLockedError`).
@@ -302,6 +305,8 @@ class SQLiteStore:
         self._write_time = 0.0          # seconds the last commit took
         self._durable = -1              # every batch with gen <= _durable is committed
         self._retained: _Batch | None = None  # a batch whose commit failed: retried with the next one
+        #: (ticket, callback) of when_durable, in ticket order; guarded by _cond
+        self._callbacks: list[tuple[int, Callable[[BaseException | None], None]]] = []
         self._qids: dict[tuple[str, str], int] = {}
         self._next_qid = 1
         self._commits = 0
@@ -611,6 +616,49 @@ class SQLiteStore:
             return
         self._commit(target)
 
+    def commit_ticket(self) -> int:
+        """The generation whose commit covers everything reported so far (broker lock held)."""
+        return self._gen if self._n else self._gen - 1
+
+    def when_durable(self, ticket: int, callback: Callable[[BaseException | None], None]) -> None:
+        """Call ``callback(None)`` once ``ticket`` is committed, or ``callback(error)`` if its commit
+        fails (see :meth:`minimq.store.Store.when_durable`).  Asks the committer thread for a commit now."""
+        error: BaseException | None = None
+        with self._cond:
+            if self._durable >= ticket and self._retained is None:
+                pass
+            elif self._conn is None:
+                error = StoreClosedError(f"store '{self.path}' is closed", self.path)
+            else:
+                self._callbacks.append((ticket, callback))
+                callback = None  # type: ignore[assignment]
+                if self._thread is None:
+                    self._start_thread()
+                if self._retained is None:  # after a failure the committer backs off as it does
+                    self._urgent.set()
+                self._kick.set()
+        if callback is not None:
+            _run_durable_callback(callback, error)
+
+    def _take_callbacks(self, failed_gen: int | None) -> list:
+        """Callbacks settled by the commit that just ended (``_cond`` held)."""
+        callbacks = self._callbacks
+        if not callbacks:
+            return callbacks
+        limit = self._durable if failed_gen is None else failed_gen
+        if failed_gen is None and self._retained is not None:
+            return []
+        n = 0
+        for ticket, _ in callbacks:
+            if ticket > limit:
+                break
+            n += 1
+        if not n:
+            return []
+        done = callbacks[:n]
+        del callbacks[:n]
+        return done
+
     def _commit(self, target: int, extra: tuple[str, tuple] | None = None) -> None:
         """Make batches up to ``target`` durable: lead one commit, or wait for the one running.
 
@@ -641,6 +689,8 @@ class SQLiteStore:
                 self._arrivals.wait_for(lambda: self._arrived >= group, min(self._write_time * 0.5, 0.002))
                 self._gathering = False
             joined = self._arrived
+        failed: BaseException | None = None
+        failed_gen: int | None = None
         try:
             with self._write_lock:
                 if self._closed and extra is None:
@@ -660,8 +710,9 @@ class SQLiteStore:
                 started = time.perf_counter()
                 try:
                     self._write(batch)
-                except StoreError:
+                except StoreError as error:
                     self._retained = batch
+                    failed, failed_gen = error, batch.gen
                     raise
                 self._write_time = time.perf_counter() - started
                 self._retained = None
@@ -672,6 +723,9 @@ class SQLiteStore:
                 self._group = joined
                 self._committing = False
                 cond.notify_all()
+                done = self._take_callbacks(failed_gen)
+            for _, callback in done:
+                _run_durable_callback(callback, failed)
 
     def _write(self, batch: _Batch) -> None:
         conn = self._conn
@@ -758,6 +812,11 @@ class SQLiteStore:
                 conn, self._conn = self._conn, None
                 if conn is not None:
                     conn.close()
+            with self._cond:  # not covered by the final commit (it failed): never left waiting
+                orphans, self._callbacks = self._callbacks, []
+            for _, callback in orphans:
+                _run_durable_callback(callback, StoreClosedError(f"store '{self.path}' closed before "
+                                                                 f"committing", self.path))
 
     def __enter__(self) -> SQLiteStore:
         return self
@@ -804,6 +863,13 @@ class SQLiteStore:
     def __repr__(self) -> str:
         state = "closed" if self._conn is None else f"pending={self._n}, commits={self._commits}"
         return f"SQLiteStore({self.path!r}, synchronous={self.synchronous}, {state})"
+
+
+def _run_durable_callback(callback: Callable[[BaseException | None], None], error: BaseException | None) -> None:
+    try:
+        callback(error)
+    except Exception:  # a waiter's bug must not stop the committer or the other waiters
+        log.exception("minimq: durability callback %r raised", callback)
 
 
 def _committer(ref: Callable[[], SQLiteStore | None], kick: threading.Event, urgent: threading.Event) -> None:
