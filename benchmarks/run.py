@@ -17,8 +17,9 @@ Clock: single-threaded cases are timed in CPU time of this process (``time.proce
 spent waiting for a core on a shared machine is not counted; ``--wall`` uses ``time.perf_counter``
 instead.  The two-thread case always uses wall-clock time (its cost *is* the waiting).
 
-Everything runs single-threaded unless the case name says "threads".  The exit code is 0 even when
-targets fail: this script reports, the figures are judged in benchmarks/README.md.
+Everything runs single-threaded unless the case name says "threads".  The asyncio cases (``minimq.aio``) run
+on one event loop per case, created once and reused by every round of minimq and of its baseline alike.  The
+exit code is 0 even when targets fail: this script reports, the figures are judged in benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -979,19 +980,151 @@ def case_memory(cfg: dict) -> tuple[list[Row], list[str]]:
     return [row], notes
 
 
+def case_asyncio(cfg: dict) -> tuple[list[Row], list[str]]:
+    """minimq.aio on one event loop: a pipelined publish -> consume -> ack loop, and an RPC round trip."""
+    import asyncio
+
+    import minimq.aio
+
+    n, n_rpc = cfg["n_aio"], cfg["n_aio_rpc"]
+    broker = Broker()
+    # one loop per case, created here and reused by every round of every subject (minimq and baseline alike)
+    loop = asyncio.new_event_loop()
+    run_until_complete = loop.run_until_complete
+
+    async def open_channels() -> Any:
+        conn = await minimq.aio.connect(broker)
+        ch = await conn.channel()
+        await ch.queue_declare("bench.aio")
+        server = await conn.channel()
+        await server.queue_declare("bench.aio.rpc")
+        await server.basic_qos(prefetch_count=1)
+        client = await conn.channel()
+        reply_to = (await client.queue_declare("", exclusive=True)).queue
+        return conn, ch, server, client, reply_to
+
+    conn, ch, server, client, reply_to = run_until_complete(open_channels())
+
+    # -- 1. publish one, receive it from the consumer's iterator, ack it; n times in one task
+    async def mm_cycle() -> None:
+        publish = ch.basic_publish
+        messages = ch.consume("bench.aio")  # a consumer of this round's task, cancelled when it ends
+        receive = messages.__anext__
+        for _ in range(n):
+            await publish("", "bench.aio", BODY)
+            delivery = await receive()
+            await delivery.ack()
+        await messages.close()
+
+    async def q_cycle() -> None:
+        q: asyncio.Queue = asyncio.Queue()
+        put, get = q.put, q.get
+        for _ in range(n):
+            await put(BODY)
+            item = await get()
+            q.task_done()  # the ack's counterpart
+        del item
+
+    # -- 2. RPC: a server task (consume, publish the reply, ack); the client awaits a future per correlation
+    # id, resolved by a task reading its exclusive reply queue; one call at a time
+    async def mm_rpc() -> None:
+        pending: dict[str, asyncio.Future] = {}
+
+        async def serve() -> None:
+            publish = server.basic_publish
+            async for request in server.consume("bench.aio.rpc"):
+                await publish("", request.reply_to, b"%d" % (int(request.body) + 1),
+                              Properties(correlation_id=request.correlation_id))
+                await request.ack()
+
+        async def dispatch() -> None:
+            async for reply in client.consume(reply_to, auto_ack=True):
+                pending.pop(reply.correlation_id).set_result(reply.body)
+
+        tasks = [asyncio.create_task(serve()), asyncio.create_task(dispatch())]
+        await asyncio.sleep(0)  # both consumers are registered
+        publish, create_future = client.basic_publish, loop.create_future
+        for i in range(n_rpc):
+            corr = str(i)
+            future = pending[corr] = create_future()
+            await publish("", "bench.aio.rpc", b"%d" % i, Properties(reply_to=reply_to, correlation_id=corr))
+            if await future != b"%d" % (i + 1):
+                raise AssertionError("wrong RPC reply")
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def q_rpc() -> None:
+        pending: dict[str, asyncio.Future] = {}
+        requests: asyncio.Queue = asyncio.Queue()
+        replies: asyncio.Queue = asyncio.Queue()
+
+        async def serve() -> None:
+            get = requests.get
+            while True:
+                body, reply_q, corr = await get()
+                await reply_q.put((b"%d" % (int(body) + 1), corr))
+                requests.task_done()
+
+        async def dispatch() -> None:
+            get = replies.get
+            while True:
+                body, corr = await get()
+                pending.pop(corr).set_result(body)
+
+        tasks = [asyncio.create_task(serve()), asyncio.create_task(dispatch())]
+        await asyncio.sleep(0)
+        put, create_future = requests.put, loop.create_future
+        for i in range(n_rpc):
+            corr = str(i)
+            future = pending[corr] = create_future()
+            await put((b"%d" % i, replies, corr))
+            if await future != b"%d" % (i + 1):
+                raise AssertionError("wrong reply")
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def on_loop(coro_fn: Callable[[], Any], ops: int) -> Subject:
+        return Subject(lambda: None, lambda _: run_until_complete(coro_fn()), ops)
+
+    try:
+        t1 = measure({"mm": on_loop(mm_cycle, n), "q": on_loop(q_cycle, n)})
+        t2 = measure({"mm": on_loop(mm_rpc, n_rpc), "q": on_loop(q_rpc, n_rpc)})
+        run_until_complete(conn.close())
+    finally:
+        loop.close()
+        broker.close()
+    rows = [Row("asyncio publish -> consume -> ack", t1["mm"], t1["q"], 3),
+            Row("asyncio rpc round trip, exclusive reply queue", t2["mm"], t2["q"], 4)]
+    notes = ["asyncio: one event loop per case (asyncio.new_event_loop), reused by every round of minimq and of "
+             "its baseline; each round is one loop.run_until_complete of a fresh coroutine, consumers included",
+             "asyncio publish -> consume -> ack: one task, pipelined: await basic_publish, await the next delivery "
+             "of its ch.consume() iterator, await delivery.ack(), per message; baseline: await put, await get "
+             "(and task_done) on one asyncio.Queue in one task",
+             "asyncio rpc: a server task iterates consume() (prefetch 1), publishes the reply and acks; the "
+             "client awaits a future per correlation id, resolved by a task consuming its exclusive reply queue "
+             "(auto_ack); one call at a time. Baseline: the same three tasks on two asyncio.Queue. Round trips "
+             f"per second (from the mins): minimq {1e6 / min(t2['mm']):,.0f}, "
+             f"baseline {1e6 / min(t2['q']):,.0f}"]
+    return rows, notes
+
+
 CASES: dict[str, Callable[[dict], tuple[list[Row], list[str]]]] = {
     "direct": case_direct,
     "fanout": case_fanout,
     "topic": case_topic,
     "workqueue": case_workqueue,
     "rpc": case_rpc,
+    "asyncio": case_asyncio,
     "memory": case_memory,
 }
 
 FULL = dict(n=20_000, n_fanout=5_000, n_topic=5_000, topic_sizes=[10, 1_000, 10_000, 100_000],
-            n_work=5_000, n_rpc=2_000, n_rpc_threads=1_000, threads=True, n_memory=1_000_000, repeats=15)
+            n_work=5_000, n_rpc=2_000, n_rpc_threads=1_000, threads=True, n_aio=5_000, n_aio_rpc=2_000,
+            n_memory=1_000_000, repeats=15)
 QUICK = dict(n=2_000, n_fanout=500, n_topic=1_000, topic_sizes=[10, 1_000], n_work=1_000, n_rpc=500,
-             n_rpc_threads=100, threads=True, n_memory=20_000, repeats=5)
+             n_rpc_threads=100, threads=True, n_aio=1_000, n_aio_rpc=500, n_memory=20_000, repeats=5)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,6 +47,7 @@ def expected_judged(cfg: dict) -> list[str]:
              "rpc round trip, exclusive reply queue", "rpc round trip, direct reply-to"]
     if cfg["threads"]:
         names.append("rpc round trip, 2 threads (wall clock)")
+    names += ["asyncio publish -> consume -> ack", "asyncio rpc round trip, exclusive reply queue"]
     names.append(f"memory per ready message (B, {cfg['n_memory']:,} msgs)")
     return names
 
@@ -91,6 +92,8 @@ def test_quick_benchmarks_complete_and_every_judged_line_has_a_ratio() -> None:
     # the unjudged topic rows are there too (figures only)
     for name in ("topic publish, 10 bindings, hot keys", "topic publish, 10 bindings, distinct keys"):
         assert any(r["case"] == name for r in rows), f"missing row {name!r}\n{out}"
+    assert re.search(r"asyncio rpc: .* Round trips per second \(from the mins\): minimq [\d,]+, baseline [\d,]+$",
+                     out, re.MULTILINE), out
     assert re.search(r"work queue shares \(last run\): minimq \[\d+, \d+, \d+, \d+\] \(fair\)", out), out
 
 
