@@ -3,8 +3,9 @@
 A core channel opened with ``inline=False`` keeps its events (deliveries, returned messages, server
 cancels) in its inbox and calls its ``on_events`` hook after the broker lock is released, on whatever
 thread released it: the loop's own thread, a publisher thread, the broker's timer thread.
-:class:`EventPump` sets that hook to one ``loop.call_soon_threadsafe`` (at most one pending per
-channel, however many events arrive) and drains the inbox on the loop thread, so the asyncio side
+:class:`EventPump` sets that hook to one ``loop.call_soon`` from the loop's own thread, or
+``loop.call_soon_threadsafe`` from any other (at most one pending per channel, however many events
+arrive) and drains the inbox on the loop thread, so the asyncio side
 never polls and never touches the channel from another thread.
 """
 
@@ -41,8 +42,12 @@ class EventPump:
         if self.scheduled:
             return
         self.scheduled = True
+        loop = self.loop
         try:
-            self.loop.call_soon_threadsafe(self.drain)
+            if _on_loop_thread(loop):
+                loop.call_soon(self.drain)  # on the loop's own thread: no self-pipe write, no selector wake
+            else:
+                loop.call_soon_threadsafe(self.drain)
         except RuntimeError:  # the loop is closed: nobody is left to tell
             self.scheduled = False
         except Exception:  # pragma: no cover - the hook runs in the broker's release path: never raise
@@ -62,3 +67,11 @@ class EventPump:
             handler(event)
         if channel.is_closed:
             handler(None)
+
+
+def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether ``loop`` is the loop running in the calling thread."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:  # no loop runs in this thread (a publisher thread, the timer thread)
+        return False
