@@ -364,7 +364,7 @@ class Channel:
             self._failed(error)
             raise
         sub = Subscription(self, sub_channel, True, auto_ack)
-        EventPump(self.loop, sub_channel, sub.on_event)
+        sub.pump = EventPump(self.loop, sub_channel, sub.on_event)
         try:
             if self._qos is not None and self._qos[0]:
                 sub_channel.basic_qos(0, self._qos[0], self._qos[1])

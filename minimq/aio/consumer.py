@@ -85,6 +85,11 @@ class Subscription:
         self.task: asyncio.Task | None = None
         #: the task running a callback-style consumer (``basic_consume``)
         self.runner: asyncio.Task | None = None
+        #: the pump of the consumer's own core channel (set by the aio channel; None for direct
+        #: reply-to, whose channel also carries the aio channel's other events and user callbacks): a
+        #: waiting iterator drains it at once instead of waiting for the loop to run the drain it
+        #: scheduled; it only feeds this subscription, so no user code runs inside ``__anext__``
+        self.pump: Any = None
 
     def on_event(self, event: Any) -> None:
         """An event of this consumer's channel (pump, loop thread); ``None``: the channel closed."""
@@ -194,6 +199,13 @@ class ConsumerIterator:
             if sub.server_cancelled:
                 sub.close()
                 raise StopAsyncIteration
+            pump = sub.pump
+            if pump is not None and pump.scheduled:
+                # events are waiting in the core channel (a publish on this loop's thread put them
+                # there): take them now, on the loop thread, rather than after two turns of the loop
+                pump.drain()
+                if sub.buffer or sub.ended or sub.server_cancelled:
+                    continue
             sub.ready.clear()
             try:
                 await sub.ready.wait()
