@@ -652,19 +652,10 @@ class Channel(EventInbox):
             self._kernel.release()
 
     def _apply_settlement(self, kind: str, deliveries: list[Delivery], requeue: bool) -> None:
-        if kind == "ack":
-            for delivery in deliveries:
-                delivery.queue.settle_ack(delivery.entry)
-        elif requeue:
-            touched: dict[Queue, None] = {}
-            for delivery in deliveries:
-                delivery.queue.requeue(delivery.entry)
-                touched[delivery.queue] = None
-            for queue in touched:
-                queue.after_requeue()
-        else:
-            for delivery in deliveries:
-                delivery.queue.settle_reject(delivery.entry)
+        touched: dict[Queue, None] = {}
+        _settle_in_queues(deliveries, kind == "ack", requeue, touched)
+        for queue in touched:
+            queue.after_requeue()
         self._release_capacity(deliveries)
 
     def _release_capacity(self, deliveries: Any) -> None:
@@ -997,14 +988,7 @@ class Channel(EventInbox):
         for key, deliveries in runs:
             if len(deliveries) > 1:
                 deliveries.sort(key=_delivery_tag)
-            for delivery in deliveries:
-                if key == "ack":
-                    delivery.queue.settle_ack(delivery.entry)
-                elif key:
-                    delivery.queue.requeue(delivery.entry)
-                    touched[delivery.queue] = None
-                else:
-                    delivery.queue.settle_reject(delivery.entry)
+            _settle_in_queues(deliveries, key == "ack", bool(key), touched)
             settled = 0
             for delivery in deliveries:
                 if delivery.consumer is not None:
@@ -1108,6 +1092,22 @@ class Channel(EventInbox):
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
         return f"Channel({self.number}, {self.mode}, unacked={len(self._unacked)}, {state})"
+
+
+def _settle_in_queues(deliveries: list[Delivery], ack: bool, requeue: bool, touched: dict[Queue, None]) -> None:
+    """Settle ``deliveries`` in their queues: ack, requeue (the queues land in ``touched``: call their
+    ``after_requeue`` once all are back) or reject (dead-lettered or dropped).  Prefetch capacity is
+    the caller's to release."""
+    if ack:
+        for delivery in deliveries:
+            delivery.queue.settle_ack(delivery.entry)
+    elif requeue:
+        for delivery in deliveries:
+            delivery.queue.requeue(delivery.entry)
+            touched[delivery.queue] = None
+    else:
+        for delivery in deliveries:
+            delivery.queue.settle_reject(delivery.entry)
 
 
 def _delivery_tag(delivery: Delivery) -> int:
