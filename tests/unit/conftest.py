@@ -6,14 +6,6 @@ from minimq import Broker, ManualClock
 
 
 @pytest.fixture
-def broker():
-    b = Broker()
-    yield b
-    b._check()
-    b.close()
-
-
-@pytest.fixture
 def clock():
     return ManualClock()
 

@@ -1,4 +1,4 @@
-"""Fixtures for the asyncio API's tests."""
+"""Fixtures shared by every test directory."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from minimq import Broker
 
 @pytest.fixture
 def broker():
+    """A fresh in-memory broker; its invariants are checked when the test ends."""
     b = Broker()
     yield b
     b._check()
