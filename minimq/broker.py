@@ -127,6 +127,15 @@ class Broker:
         with self._kernel:
             self._users.pop(name, None)
 
+    def authenticate(self, user: str, password: str) -> None:
+        """Check a login as RabbitMQ's PLAIN mechanism does: an unknown user or a wrong password
+        raises 403 :class:`LoginRefused`.  Protocol facades call it when the client logs in, before
+        the client names a vhost."""
+        with self._kernel:
+            if self._users.get(user) != password:
+                raise LoginRefused("Login was refused using authentication mechanism PLAIN. "
+                                   "For details see the broker logfile.")
+
     def connect(self, vhost: str = "/", user: str = "guest", password: str | None = None) -> Connection:
         """Open a connection to ``vhost`` as ``user``.
 

@@ -48,6 +48,9 @@ class Connection:
         self._open_channel = open_channel
         #: the broker's set of open connections; a closing connection removes itself
         self._registry = registry
+        #: ``on_close(cause)``, called once after the lock is released when the connection closes
+        #: (``cause`` None: closed by the client); protocol facades use it to tell their client
+        self.on_close: Callable[[AMQPError | None], None] | None = None
 
     @property
     def is_closed(self) -> bool:
@@ -121,6 +124,15 @@ class Connection:
             channel.close_locked(cause)
         self.vhost.delete_exclusive_queues(self)
         self._registry.discard(self)
+        if self.on_close is not None:
+            self.kernel.wakes.append(self)  # the kernel calls wake() once the lock is released
+
+    def wake(self) -> None:
+        """Run the ``on_close`` hook (the kernel calls this after the lock is released)."""
+        hook = self.on_close
+        if hook is not None:
+            self.on_close = None
+            hook(self.close_cause)
 
     def forget_channel(self, channel: ChannelLike) -> None:
         """A channel closed: its number is free again (lock held)."""

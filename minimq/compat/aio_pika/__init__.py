@@ -1,0 +1,19 @@
+"""aio-pika (and FastStream, which sits on it) running unchanged on an in-process minimq broker.
+
+Nothing of aio-pika or aiormq is imitated: both run as they are, and only their socket is replaced by
+an in-memory pipe to an AMQP 0-9-1 endpoint that answers as RabbitMQ 3.10 does (docs/aio-pika.md).
+
+    from minimq.compat.aio_pika import install
+    patch = install()            # every aio-pika connection made from now on reaches patch.broker
+    ...
+    uninstall()
+
+Needs the optional extra ``minimq[aio-pika]`` (aio-pika, aiormq >= 6.9.1, pamqp).
+"""
+
+from __future__ import annotations
+
+from .endpoint import Endpoint
+from .patch import AioPikaPatch, current, install, uninstall
+
+__all__ = ["AioPikaPatch", "Endpoint", "install", "uninstall", "current"]
