@@ -374,6 +374,45 @@ class MinimqBackend:
         return self._bc(broker=self._broker)
 
 
+class WireBackend:
+    """Real pika over a loopback socket to minimq's AMQP endpoint (what the aio-pika facade talks to in
+    memory); a fresh broker per scenario on the real clock, so timing works as on a real server."""
+
+    name = "minimq-wire"
+    pika = pika
+    needs_cleanup = False
+    _server: Any = None
+
+    def __init__(self) -> None:
+        self._error: Optional[str] = None
+        try:
+            import minimq
+            from .wire_server import WireServer
+        except Exception as e:  # pamqp missing, or the facade fails to import
+            self._error = "minimq's AMQP endpoint is not importable (%s: %s)" % (type(e).__name__, e)
+        else:
+            self._minimq = minimq
+            self._server_class = WireServer
+
+    def available(self) -> Optional[str]:
+        return self._error
+
+    def begin(self, scenario_name: str) -> None:
+        if self._error:
+            raise BackendUnavailable(self._error)
+        if WireBackend._server is None:
+            WireBackend._server = self._server_class()
+        WireBackend._server.broker = self._minimq.Broker()
+
+    def end(self) -> None:
+        broker, WireBackend._server.broker = WireBackend._server.broker, None
+        if broker is not None:
+            broker.close()
+
+    def connect(self) -> Any:
+        return pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", WireBackend._server.port))
+
+
 # ------------------------------------------------------------------------------------------------
 # Env and runner
 
@@ -423,7 +462,7 @@ class Env:
     def idle(self, seconds: float = 0.3) -> None:
         """Wait without doing I/O: what the real server sends meanwhile reaches the socket unread (pika
         reads it at its next call that does I/O).  minimq has nothing in flight: no wait."""
-        if self.backend.name == "rabbitmq":
+        if self.backend.name in ("rabbitmq", "minimq-wire"):
             time.sleep(seconds)
 
     def barrier(self, conn: Any = None, seconds: float = 0.15) -> None:

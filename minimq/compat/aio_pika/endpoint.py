@@ -37,9 +37,8 @@ from ... import errors as core_errors
 from ...broker import Broker
 from ...channel import PublishOutcome
 from ...message import Confirm, ConsumerCancelled, Delivery, Returned
-from .frames import (FRAME_OVERHEAD, HEARTBEAT_FRAME, FrameBuffer, FrameSyntaxError, content_frames,
-                     method_frame)
-from .properties import to_core, to_wire
+from .frames import HEARTBEAT_FRAME, FrameBuffer, FrameSyntaxError, content_frames, make, method_frame
+from .properties import encode_properties, to_core
 
 __all__ = ["Endpoint", "SERVER_PROPERTIES", "FRAME_MAX", "CHANNEL_MAX"]
 
@@ -109,10 +108,11 @@ class _ChannelState:
 class Endpoint:
     """The broker's end of one client connection (see the module docstring)."""
 
-    def __init__(self, broker: Broker, loop: asyncio.AbstractEventLoop, reader: asyncio.StreamReader,
-                 address: str = "") -> None:
+    def __init__(self, broker: Broker, loop: asyncio.AbstractEventLoop, reader: Any, address: str = "") -> None:
         self.broker = broker
         self.loop = loop
+        #: where the server's bytes go: the client's ``asyncio.StreamReader`` (or anything with
+        #: ``feed_data(bytes)`` and ``feed_eof()``, e.g. a socket's writer behind an adapter)
         self.reader = reader
         #: where the client thinks it connected (for logs)
         self.address = address
@@ -177,7 +177,7 @@ class Endpoint:
             if isinstance(frame, spec.Connection.CloseOk):
                 self._finish()
             elif isinstance(frame, spec.Connection.Close):
-                self._method(0, spec.Connection.CloseOk())
+                self._method(0, make(spec.Connection.CloseOk))
             return
         self._handshake(frame)
 
@@ -189,7 +189,7 @@ class Endpoint:
                 self._send(b"AMQP\x00\x00\x09\x01")
                 self._finish()
                 return
-            self._method(0, spec.Connection.Start(server_properties=SERVER_PROPERTIES,
+            self._method(0, make(spec.Connection.Start, server_properties=SERVER_PROPERTIES,
                                                   mechanisms="PLAIN AMQPLAIN", locales="en_US"))
             self.state = "start-ok"
         elif state == "start-ok" and isinstance(frame, spec.Connection.StartOk):
@@ -205,12 +205,13 @@ class Endpoint:
                 self._close_connection(error.reply_code, error.reply_text, 0, 0)
                 return
             self.user = user
-            self._method(0, spec.Connection.Tune(channel_max=CHANNEL_MAX, frame_max=FRAME_MAX,
+            self._method(0, make(spec.Connection.Tune, channel_max=CHANNEL_MAX, frame_max=FRAME_MAX,
                                                  heartbeat=HEARTBEAT))
             self.state = "tune-ok"
         elif state == "tune-ok" and isinstance(frame, spec.Connection.TuneOk):
             if frame.frame_max:
                 self.frame_max = min(FRAME_MAX, frame.frame_max)
+                self.frames.frame_max = self.frame_max
             self.state = "open"
         elif state == "open" and isinstance(frame, spec.Connection.Open):
             try:
@@ -220,7 +221,7 @@ class Endpoint:
                 return
             connection.on_close = self._broker_closed
             self.connection = connection
-            self._method(0, spec.Connection.OpenOk())
+            self._method(0, make(spec.Connection.OpenOk))
             self.state = "running"
         elif isinstance(frame, pamqp_heartbeat.Heartbeat):
             return
@@ -258,10 +259,10 @@ class Endpoint:
             if self.connection is not None:
                 self.connection.on_close = None
                 self.connection.close()
-            self._method(0, spec.Connection.CloseOk())
+            self._method(0, make(spec.Connection.CloseOk))
             self._finish()
         elif isinstance(frame, spec.Connection.UpdateSecret):
-            self._method(0, spec.Connection.UpdateSecretOk())
+            self._method(0, make(spec.Connection.UpdateSecretOk))
         elif isinstance(frame, (spec.Connection.Blocked, spec.Connection.Unblocked)):
             return
         else:
@@ -275,7 +276,7 @@ class Endpoint:
         if self.connection is not None and not self.connection.is_closed:
             self.connection.on_close = None
             self.connection.close()
-        self._method(0, spec.Connection.Close(reply_code=code, reply_text=_short(text), class_id=class_id,
+        self._method(0, make(spec.Connection.Close, reply_code=code, reply_text=_short(text), class_id=class_id,
                                               method_id=method_id))
         self.state = "closing"
 
@@ -293,7 +294,7 @@ class Endpoint:
             self._drain(state)  # what the channels received before the close still goes out first
         if cause is None:
             cause = core_errors.ConnectionForced("broker forced connection closure with reason 'shutdown'")
-        self._method(0, spec.Connection.Close(reply_code=cause.reply_code, reply_text=_short(cause.reply_text),
+        self._method(0, make(spec.Connection.Close, reply_code=cause.reply_code, reply_text=_short(cause.reply_text),
                                               class_id=0, method_id=0))
         self.state = "closing"
 
@@ -312,7 +313,7 @@ class Endpoint:
             if isinstance(frame, spec.Channel.CloseOk):
                 del self.channels[number]
             elif isinstance(frame, spec.Channel.Close):
-                self._method(number, spec.Channel.CloseOk())
+                self._method(number, make(spec.Channel.CloseOk))
             return
         if state.publish is not None:
             self._content(state, frame)
@@ -352,7 +353,7 @@ class Endpoint:
         state.publish = None
         self._drain(state)
         class_id, method_id = _ids(frame)
-        self._method(state.number, spec.Channel.Close(reply_code=error.reply_code,
+        self._method(state.number, make(spec.Channel.Close, reply_code=error.reply_code,
                                                       reply_text=_short(error.reply_text), class_id=class_id,
                                                       method_id=method_id))
 
@@ -365,7 +366,7 @@ class Endpoint:
         state = _ChannelState(number, core)
         self.channels[number] = state
         core.on_events = lambda: self._events_arrived(state)
-        self._method(number, spec.Channel.OpenOk())
+        self._method(number, make(spec.Channel.OpenOk))
 
     def _events_arrived(self, state: _ChannelState) -> None:
         """The core channel's ``on_events`` hook: any thread, outside the broker lock; never raises."""
@@ -399,27 +400,27 @@ class Endpoint:
             if kind is Delivery:
                 message = event.message
                 if event.consumer_tag is None:
-                    method: Any = spec.Basic.GetOk(delivery_tag=event.delivery_tag, redelivered=event.redelivered,
+                    method: Any = make(spec.Basic.GetOk, delivery_tag=event.delivery_tag, redelivered=event.redelivered,
                                                    exchange=event.exchange, routing_key=event.routing_key,
                                                    message_count=event.message_count)
                 else:
-                    method = spec.Basic.Deliver(consumer_tag=event.consumer_tag, delivery_tag=event.delivery_tag,
+                    method = make(spec.Basic.Deliver, consumer_tag=event.consumer_tag, delivery_tag=event.delivery_tag,
                                                 redelivered=event.redelivered, exchange=event.exchange,
                                                 routing_key=event.routing_key)
-                send(content_frames(number, method, to_wire(message.properties), message.body, frame_max))
+                send(content_frames(number, method, encode_properties(message.properties), message.body, frame_max))
             elif kind is Confirm:
                 if event.ack:
-                    self._method(number, spec.Basic.Ack(delivery_tag=event.seq, multiple=event.multiple))
+                    self._method(number, make(spec.Basic.Ack, delivery_tag=event.seq, multiple=event.multiple))
                 else:
-                    self._method(number, spec.Basic.Nack(delivery_tag=event.seq, multiple=event.multiple,
+                    self._method(number, make(spec.Basic.Nack, delivery_tag=event.seq, multiple=event.multiple,
                                                          requeue=False))
             elif kind is Returned:
-                method = spec.Basic.Return(reply_code=event.reply_code, reply_text=event.reply_text,
+                method = make(spec.Basic.Return, reply_code=event.reply_code, reply_text=event.reply_text,
                                            exchange=event.exchange, routing_key=event.routing_key)
-                send(content_frames(number, method, to_wire(event.message.properties), event.message.body,
+                send(content_frames(number, method, encode_properties(event.message.properties), event.message.body,
                                     frame_max))
             elif kind is ConsumerCancelled:
-                self._method(number, spec.Basic.Cancel(consumer_tag=event.consumer_tag, nowait=True))
+                self._method(number, make(spec.Basic.Cancel, consumer_tag=event.consumer_tag, nowait=True))
         if core.is_closed and not state.closing and self.state == "running":
             self._core_channel_closed(state)
 
@@ -432,7 +433,7 @@ class Endpoint:
         if cause is None:
             return
         state.closing = True
-        self._method(state.number, spec.Channel.Close(reply_code=cause.reply_code,
+        self._method(state.number, make(spec.Channel.Close, reply_code=cause.reply_code,
                                                       reply_text=_short(cause.reply_text), class_id=0,
                                                       method_id=0))
 
@@ -479,9 +480,9 @@ class Endpoint:
             state.confirm_seq += 1
             self._drain(state)
             if outcome == PublishOutcome.NACKED:
-                self._method(state.number, spec.Basic.Nack(delivery_tag=state.confirm_seq, requeue=False))
+                self._method(state.number, make(spec.Basic.Nack, delivery_tag=state.confirm_seq, requeue=False))
             else:
-                self._method(state.number, spec.Basic.Ack(delivery_tag=state.confirm_seq))
+                self._method(state.number, make(spec.Basic.Ack, delivery_tag=state.confirm_seq))
             return
         self._drain(state)
 
@@ -523,45 +524,45 @@ def _channel_close(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None
     state.core.close()
     endpoint._drain(state)
     del endpoint.channels[state.number]
-    endpoint._method(state.number, spec.Channel.CloseOk())
+    endpoint._method(state.number, make(spec.Channel.CloseOk))
     state.closing = True  # nothing more is drained for it
 
 
 def _channel_flow(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     active = state.core.flow(frame.active)
-    endpoint._method(state.number, spec.Channel.FlowOk(active=active))
+    endpoint._method(state.number, make(spec.Channel.FlowOk, active=active))
 
 
 def _exchange_declare(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     state.core.exchange_declare(frame.exchange, frame.exchange_type, frame.passive, frame.durable,
                                 frame.auto_delete, frame.internal, frame.arguments or None)
     if not frame.nowait:
-        endpoint._method(state.number, spec.Exchange.DeclareOk())
+        endpoint._method(state.number, make(spec.Exchange.DeclareOk))
 
 
 def _exchange_delete(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     state.core.exchange_delete(frame.exchange, frame.if_unused)
     if not frame.nowait:
-        endpoint._method(state.number, spec.Exchange.DeleteOk())
+        endpoint._method(state.number, make(spec.Exchange.DeleteOk))
 
 
 def _exchange_bind(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     state.core.exchange_bind(frame.destination, frame.source, frame.routing_key, frame.arguments or None)
     if not frame.nowait:
-        endpoint._method(state.number, spec.Exchange.BindOk())
+        endpoint._method(state.number, make(spec.Exchange.BindOk))
 
 
 def _exchange_unbind(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     state.core.exchange_unbind(frame.destination, frame.source, frame.routing_key, frame.arguments or None)
     if not frame.nowait:
-        endpoint._method(state.number, spec.Exchange.UnbindOk())
+        endpoint._method(state.number, make(spec.Exchange.UnbindOk))
 
 
 def _queue_declare(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     ok = state.core.queue_declare(frame.queue, frame.passive, frame.durable, frame.exclusive, frame.auto_delete,
                                   frame.arguments or None)
     if not frame.nowait:
-        endpoint._method(state.number, spec.Queue.DeclareOk(queue=ok.queue, message_count=ok.message_count,
+        endpoint._method(state.number, make(spec.Queue.DeclareOk, queue=ok.queue, message_count=ok.message_count,
                                                             consumer_count=ok.consumer_count))
 
 
@@ -571,7 +572,7 @@ def _queue_bind(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
         routing_key = None  # AMQP: an empty key with the channel's last queue binds with that queue's name
     state.core.queue_bind(frame.queue, frame.exchange, routing_key, frame.arguments or None)
     if not frame.nowait:
-        endpoint._method(state.number, spec.Queue.BindOk())
+        endpoint._method(state.number, make(spec.Queue.BindOk))
 
 
 def _queue_unbind(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
@@ -579,37 +580,37 @@ def _queue_unbind(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     if routing_key == "" and frame.queue == "":
         routing_key = None
     state.core.queue_unbind(frame.queue, frame.exchange, routing_key, frame.arguments or None)
-    endpoint._method(state.number, spec.Queue.UnbindOk())
+    endpoint._method(state.number, make(spec.Queue.UnbindOk))
 
 
 def _queue_purge(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     count = state.core.queue_purge(frame.queue)
     if not frame.nowait:
-        endpoint._method(state.number, spec.Queue.PurgeOk(message_count=count))
+        endpoint._method(state.number, make(spec.Queue.PurgeOk, message_count=count))
 
 
 def _queue_delete(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     count = state.core.queue_delete(frame.queue, frame.if_unused, frame.if_empty)
     if not frame.nowait:
-        endpoint._method(state.number, spec.Queue.DeleteOk(message_count=count))
+        endpoint._method(state.number, make(spec.Queue.DeleteOk, message_count=count))
 
 
 def _basic_qos(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     state.core.basic_qos(frame.prefetch_size, frame.prefetch_count, frame.global_)
-    endpoint._method(state.number, spec.Basic.QosOk())
+    endpoint._method(state.number, make(spec.Basic.QosOk))
 
 
 def _basic_consume(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     tag = state.core.basic_consume(frame.queue, None, frame.no_ack, frame.exclusive, frame.consumer_tag,
                                    frame.arguments or None)
     if not frame.nowait:
-        endpoint._method(state.number, spec.Basic.ConsumeOk(consumer_tag=tag))
+        endpoint._method(state.number, make(spec.Basic.ConsumeOk, consumer_tag=tag))
 
 
 def _basic_cancel(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     state.core.basic_cancel(frame.consumer_tag)
     if not frame.nowait:
-        endpoint._method(state.number, spec.Basic.CancelOk(consumer_tag=frame.consumer_tag))
+        endpoint._method(state.number, make(spec.Basic.CancelOk, consumer_tag=frame.consumer_tag))
 
 
 def _basic_publish(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
@@ -623,13 +624,13 @@ def _basic_publish(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None
 def _basic_get(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     delivery = state.core.basic_get(frame.queue, frame.no_ack)
     if delivery is None:
-        endpoint._method(state.number, spec.Basic.GetEmpty())
+        endpoint._method(state.number, make(spec.Basic.GetEmpty))
         return
-    method = spec.Basic.GetOk(delivery_tag=delivery.delivery_tag, redelivered=delivery.redelivered,
+    method = make(spec.Basic.GetOk, delivery_tag=delivery.delivery_tag, redelivered=delivery.redelivered,
                               exchange=delivery.exchange, routing_key=delivery.routing_key,
                               message_count=delivery.message_count)
     message = delivery.message
-    endpoint._send(content_frames(state.number, method, to_wire(message.properties), message.body,
+    endpoint._send(content_frames(state.number, method, encode_properties(message.properties), message.body,
                                   endpoint.frame_max))
 
 
@@ -648,7 +649,7 @@ def _basic_reject(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
 def _basic_recover(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     state.core.basic_recover(frame.requeue)
     if isinstance(frame, spec.Basic.Recover):
-        endpoint._method(state.number, spec.Basic.RecoverOk())
+        endpoint._method(state.number, make(spec.Basic.RecoverOk))
 
 
 def _confirm_select(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
@@ -660,19 +661,19 @@ def _confirm_select(endpoint: Endpoint, state: _ChannelState, frame: Any) -> Non
         core.confirm_select(wait=True)  # a store without asynchronous commits: confirm after each publish
         state.confirming = True
     if not frame.nowait:
-        endpoint._method(state.number, spec.Confirm.SelectOk())
+        endpoint._method(state.number, make(spec.Confirm.SelectOk))
 
 
 def _tx_select(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     state.core.tx_select()
-    endpoint._method(state.number, spec.Tx.SelectOk())
+    endpoint._method(state.number, make(spec.Tx.SelectOk))
 
 
 def _tx_commit(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     if endpoint.broker.store is None:
         state.core.tx_commit()
         endpoint._drain(state)
-        endpoint._method(state.number, spec.Tx.CommitOk())
+        endpoint._method(state.number, make(spec.Tx.CommitOk))
         return
 
     def done(_result: Any, error: BaseException | None) -> None:
@@ -685,14 +686,14 @@ def _tx_commit(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
             endpoint._close_connection(541, f"INTERNAL_ERROR - {type(error).__name__}: {error}", *_ids(frame))
         elif endpoint.state == "running" and not state.closing:
             endpoint._drain(state)
-            endpoint._method(state.number, spec.Tx.CommitOk())
+            endpoint._method(state.number, make(spec.Tx.CommitOk))
 
     endpoint._hold_until(state.core.tx_commit, done)
 
 
 def _tx_rollback(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
     state.core.tx_rollback()
-    endpoint._method(state.number, spec.Tx.RollbackOk())
+    endpoint._method(state.number, make(spec.Tx.RollbackOk))
 
 
 _HANDLERS: dict[type, Callable[[Endpoint, _ChannelState, Any], None]] = {
