@@ -859,12 +859,13 @@ def to_dot(topology: TopologyView, highlight: Highlight | None = None, live: boo
     shapes = {"exchange": "box", "queue": "cylinder", "consumer": "ellipse"}
     for node in graph.nodes:
         fill, stroke = _STYLE[node.kind]
-        attributes = [f"label={_dot_string(chr(10).join(node.lines))}", f"shape={shapes[node.kind]}",
-                      f'fillcolor="{fill}"', f'color="{stroke}"', f"tooltip={_dot_string(node.title)}"]
+        pen = ""
         if node.state in ("visited", "reached"):
-            attributes += [f'color="{_STRONG}"', "penwidth=3"]
+            stroke, pen = _STRONG, ", penwidth=3"
         elif node.state == "missing":
-            attributes += ['style="dashed,filled"', 'fillcolor="#ffffff"']
+            fill, pen = "#ffffff", ', style="dashed,filled"'
+        attributes = [f"label={_dot_string(chr(10).join(node.lines))}", f"shape={shapes[node.kind]}",
+                      f'fillcolor="{fill}", color="{stroke}"{pen}', f"tooltip={_dot_string(node.title)}"]
         lines.append(f"    {_dot_string(node.id)} [{', '.join(attributes)}];")
     for edge in graph.edges:
         attributes = []
@@ -901,7 +902,8 @@ def to_text(topology: TopologyView, highlight: Highlight | None = None, live: bo
     for edge in graph.edges:
         out_edges[edge.source].append(edge)
     lines = [f"vhost {graph.vhost!r}"]
-    for node in graph.nodes:
+    # exchanges (undeclared ones too, which were added as edges found them) before queues
+    for node in sorted(graph.nodes, key=lambda n: (n.kind != "exchange", n.order)):
         if node.kind == "consumer":
             continue
         if node.kind == "exchange":
