@@ -202,8 +202,9 @@ def test_svg_output_is_deterministic_across_processes(tmp_path):
         "sys.stdout.write(b.topology().to_svg() + b.topology().to_dot() + b.topology().to_mermaid())\n")
     outputs = set()
     for seed in ("1", "2", "3"):
+        root = str(Path(drawing.__file__).parents[1])
         env = dict(os.environ, PYTHONHASHSEED=seed,
-                   PYTHONPATH=os.pathsep.join([str(Path(drawing.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]))
+                   PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
         proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60)
         assert proc.returncode == 0, proc.stderr
         outputs.add(proc.stdout)
@@ -338,7 +339,8 @@ def test_highlight_in_mermaid_and_text(shop):
     unmatched = [edges[int(i)] for i in styles[f"stroke:{MUTED}"].split(",")]
     ids = dict(re.findall(r'^\s+(\w+)\S*?"([^"<]*)', mermaid, re.M))
     named = {v: k for k, v in ids.items()}
-    assert matched == [f"{named['unrouted']} --> {named['lost']}", f"{named['orders']} -.->|\"alternate\"| {named['unrouted']}"]
+    assert matched == [f"{named['unrouted']} --> {named['lost']}",
+                       f"{named['orders']} -.->|\"alternate\"| {named['unrouted']}"]
     assert unmatched == [f'{named["orders"]} -->|"order.eu.*"| {named["eu"]}',
                          f'{named["orders"]} -->|"order.us.#35;"| {named["us"]}',
                          f'{named["orders"]} -->|"#35;"| {named["audit"]}']
