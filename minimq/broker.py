@@ -16,6 +16,7 @@ from typing import Any, Callable
 from .channel import Channel
 from .clock import Clock
 from .connection import Connection
+from .drawing import to_svg
 from .errors import ConnectionForced, LoginRefused, NotAllowed
 from .exchanges import Exchange
 from .kernel import Kernel
@@ -23,6 +24,7 @@ from .policies import Policy, validate_definition
 from .queue import Queue
 from .recovery import recover_from_store
 from .store import Store
+from .topology import Topology
 from .vhost import VirtualHost
 
 __all__ = ["Broker"]
@@ -188,6 +190,17 @@ class Broker:
     def get_exchange(self, name: str, vhost: str = "/") -> Exchange | None:
         """The exchange object (for inspection: ``type``, ``bindings``...), or None; 530 for an unknown vhost."""
         return self._vhost(vhost).exchanges.get(name)
+
+    def topology(self, vhost: str = "/") -> Topology:
+        """A snapshot of ``vhost``'s exchanges, queues, bindings and consumers, with live counts
+        (:class:`~minimq.topology.Topology`; draw it with ``to_svg()``, ``to_mermaid()``, ``to_dot()``
+        or ``to_text()``).  Taken under the lock, so it is consistent; 530 for an unknown vhost."""
+        with self._kernel:
+            return Topology.from_vhost(self._vhost(vhost))
+
+    def _repr_svg_(self) -> str:
+        """Jupyter's rich display: the default vhost's topology as SVG, with live counts."""
+        return to_svg(self.topology("/"), None, True)
 
     def run_due_timers(self) -> None:
         """Act on every deadline that is due now (TTL expiry, ``x-expires``); the timer thread and

@@ -34,6 +34,8 @@ CORE_ORDER = [
     "store", "kernel",
     # queues and the vhost
     "consumer", "queue", "vhost", "recovery",
+    # pictures and snapshots of the topology (drawing reads snapshots through protocols)
+    "drawing", "topology",
     # channel pieces
     "connection", "inbox", "publish_checks", "reply_to", "channel",
     # the public face
