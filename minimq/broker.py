@@ -19,8 +19,12 @@ from .connection import Connection
 from .drawing import to_svg
 from .errors import ConnectionForced, LoginRefused, NotAllowed
 from .exchanges import Exchange
+from .explain import Explanation, explain_publish
 from .kernel import Kernel
+from .message import Properties
+from .names import REPLY_TO
 from .policies import Policy, validate_definition
+from .publish_checks import check_properties, coerce_body
 from .queue import Queue
 from .recovery import recover_from_store
 from .store import Store
@@ -202,6 +206,43 @@ class Broker:
         """Jupyter's rich display: the default vhost's topology as SVG, with live counts."""
         return to_svg(self.topology("/"), None, True)
 
+    def explain(self, exchange: str, routing_key: str, headers: dict[str, Any] | None = None,
+                properties: Any = None, vhost: str = "/", *, body: bytes = b"") -> Explanation:
+        """What publishing to ``exchange`` with ``routing_key`` would do, step by step; publishes nothing.
+
+        Returns an :class:`~minimq.explain.Explanation` (``print()`` it for a readable tree): the
+        exchanges visited and why each binding matched or not, alternate exchanges, and for every queue
+        reached what its effective settings do to this message now (TTL, length limits and overflow,
+        dead-lettering, priority, consumers).  See docs/explain.md.
+
+        ``headers`` is a shortcut for ``properties.headers`` (giving both is a ``ValueError``);
+        ``properties`` a :class:`~minimq.Properties` or any object with its attributes; ``body`` only
+        counts for ``x-max-length-bytes``.  A publish the server would refuse (404 unknown exchange, 403
+        internal exchange, 406 invalid properties) is explained, not raised: ``outcome`` is ``"refused"``
+        and ``error`` the error the publish would raise.  Explain has no connection, so ``user_id`` and
+        a direct reply-to ``reply_to`` are not checked.  530 :class:`NotAllowed` for an unknown vhost;
+        ``TypeError`` for a non-``str`` exchange or routing key, or a body that is not bytes.
+        """
+        if not isinstance(exchange, str) or not isinstance(routing_key, str):
+            raise TypeError(f"exchange and routing_key must be str, got {type(exchange).__name__} and "
+                            f"{type(routing_key).__name__}")
+        if type(body) is not bytes:
+            body = coerce_body(body)
+        if headers is not None:
+            if not isinstance(headers, dict):
+                raise TypeError(f"headers must be a dict or None, not {type(headers).__name__}")
+            if properties is None:
+                properties = Properties(headers=headers)
+            else:
+                if type(properties) is not Properties:
+                    properties = Properties.from_object(properties)
+                if properties.headers is not None:
+                    raise ValueError("give the headers either as headers= or in properties.headers, not both")
+                properties = properties.copy(headers=headers)
+        with self._kernel:
+            return explain_publish(self._vhost(vhost), exchange, routing_key, properties, len(body),
+                                   _explain_checks)
+
     def run_due_timers(self) -> None:
         """Act on every deadline that is due now (TTL expiry, ``x-expires``); the timer thread and
         manual clocks call this, so users rarely need to."""
@@ -270,3 +311,11 @@ class Broker:
 
     def __repr__(self) -> str:
         return f"Broker(vhosts={list(self.vhosts)}, clock={self._kernel.clock!r})"
+
+
+def _explain_checks(properties: Any, size: int) -> tuple[Properties, dict | None, list[str] | None, int | None]:
+    """The publish checks of ``minimq.publish_checks`` for :meth:`Broker.explain`, which has no connection:
+    ``user_id`` is taken as the user's, and a direct reply-to ``reply_to`` as answered."""
+    user = getattr(properties, "user_id", None) or "guest"
+    checked, headers, extra, ttl, _bcc = check_properties(properties, size, user, REPLY_TO)
+    return checked, headers, extra, ttl

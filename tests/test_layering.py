@@ -36,6 +36,8 @@ CORE_ORDER = [
     "consumer", "queue", "vhost", "recovery",
     # pictures and snapshots of the topology (drawing reads snapshots through protocols)
     "drawing", "topology",
+    # teaching: reads vhosts, exchanges, bindings, queues and policies; changes nothing
+    "explain",
     # channel pieces
     "connection", "inbox", "publish_checks", "reply_to", "channel",
     # the public face
