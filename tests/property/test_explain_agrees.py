@@ -1,0 +1,151 @@
+"""``Broker.explain`` against a real publish, on random topologies (docs/semantics.md §4.6, §4.7, §5).
+
+Each example builds a random vhost: exchanges of every type (some internal, some with an alternate
+exchange by argument or by policy, pointing anywhere: another exchange, itself, a missing name, the
+default exchange), queues, queue bindings and exchange-to-exchange bindings with random topic/direct
+keys and headers arguments under every ``x-match``.  Then for random messages (routing key, headers,
+``CC``/``BCC``):
+
+* ``explain`` changes nothing: every queue's depth, the vhost's bindings and each topic exchange's
+  trie counters and cache are the same afterwards (and ``broker._check()`` passes);
+* a real publish then reaches exactly the queues ``explain`` named (each of them gains one message,
+  no other queue changes), with the outcome ``explain`` predicted (routed / unroutable / refused, and
+  the same error code);
+* every matched binding belongs to a visited exchange, and ``reached_queues`` is the set of ``queues``.
+
+On a mismatch hypothesis prints the topology and the message; the assertion shows the explanation.
+"""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+from hypothesis import HealthCheck, given, settings
+
+from minimq import AMQPError, Broker, ManualClock, Properties, PublishOutcome
+
+EXCHANGES = ("e0", "e1", "e2", "e3", "e4")
+QUEUES = ("q0", "q1", "q2", "q3")
+TYPES = ("direct", "fanout", "topic", "headers")
+WORDS = ("a", "b", "")
+PATTERN_WORDS = ("a", "b", "", "*", "#")
+HEADER_KEYS = ("h1", "h2", "x-h")
+HEADER_VALUES = ("v", b"v", "w", 1, None)
+
+
+def dotted(alphabet: tuple[str, ...], max_words: int = 3) -> st.SearchStrategy[str]:
+    return st.lists(st.sampled_from(alphabet), max_size=max_words).map(".".join)
+
+
+keys = dotted(WORDS)
+patterns = dotted(PATTERN_WORDS)
+header_tables = st.dictionaries(st.sampled_from(HEADER_KEYS), st.sampled_from(HEADER_VALUES), max_size=3)
+
+
+@st.composite
+def headers_arguments(draw) -> dict:
+    args = draw(header_tables)
+    kind = draw(st.sampled_from([None, "all", "any", "all-with-x", "any-with-x"]))
+    if kind is not None:
+        args["x-match"] = kind
+    return args
+
+
+@st.composite
+def topologies(draw) -> dict:
+    exchanges = {}
+    for name in EXCHANGES:
+        arguments = {}
+        if draw(st.integers(0, 2)) == 0:
+            arguments["alternate-exchange"] = draw(st.sampled_from(EXCHANGES + ("missing", "")))
+        exchanges[name] = (draw(st.sampled_from(TYPES)), draw(st.integers(0, 4)) == 0, arguments)
+    bindings = []
+    for _ in range(draw(st.integers(0, 12))):
+        source = draw(st.sampled_from(EXCHANGES))
+        to_exchange = draw(st.integers(0, 3)) == 0
+        destination = draw(st.sampled_from(EXCHANGES if to_exchange else QUEUES))
+        kind = exchanges[source][0]
+        key = draw(patterns if kind == "topic" else keys)
+        arguments = draw(headers_arguments()) if kind == "headers" else {}
+        bindings.append((source, to_exchange, destination, key, arguments))
+    policy_alternate = draw(st.none() | st.sampled_from(EXCHANGES))
+    return {"exchanges": exchanges, "bindings": bindings, "policy_alternate": policy_alternate}
+
+
+@st.composite
+def messages(draw) -> dict:
+    headers = draw(st.none() | header_tables)
+    if draw(st.booleans()):
+        headers = dict(headers or {})
+        for name in ("CC", "BCC"):
+            if draw(st.booleans()):
+                headers[name] = draw(st.lists(keys | st.just(7), max_size=2))
+    return {"exchange": draw(st.sampled_from(EXCHANGES + ("", "missing", "amq.rabbitmq.trace"))),
+            "routing_key": draw(keys | st.sampled_from(QUEUES)),
+            "headers": headers}
+
+
+def build(topology: dict) -> Broker:
+    broker = Broker(clock=ManualClock())
+    ch = broker.channel()
+    for name, (kind, internal, arguments) in topology["exchanges"].items():
+        ch.exchange_declare(name, kind, internal=internal, arguments=arguments)
+    for name in QUEUES:
+        ch.queue_declare(name)
+    for source, to_exchange, destination, key, arguments in topology["bindings"]:
+        if to_exchange:
+            ch.exchange_bind(destination, source, key, arguments)
+        else:
+            ch.queue_bind(destination, source, key, arguments)
+    if topology["policy_alternate"] is not None:
+        broker.set_policy("ae", "^e[0-2]$", {"alternate-exchange": topology["policy_alternate"]},
+                          apply_to="exchanges")
+    return broker
+
+
+def snapshot(broker: Broker) -> tuple:
+    vhost = broker.vhosts["/"]
+    depths = {name: broker.get_queue(name).message_count for name in QUEUES}
+    bindings = [repr(b) for b in vhost.bindings()]
+    # explain never asks a topic exchange's trie: its cache and counters do not move
+    tries = {name: x._trie.stats() for name, x in vhost.exchanges.items() if x.type == "topic"}
+    return depths, bindings, tries
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(topologies(), st.lists(messages(), min_size=1, max_size=4))
+def test_explain_names_exactly_the_queues_a_publish_reaches(topology: dict, publishes: list[dict]) -> None:
+    broker = build(topology)
+    try:
+        for message in publishes:
+            before = snapshot(broker)
+            explanation = broker.explain(message["exchange"], message["routing_key"], headers=message["headers"])
+            assert snapshot(broker) == before, "explain changed the broker's state"
+            broker._check()
+            text = explanation.to_text()
+            assert explanation.reached_queues == {f.queue for f in explanation.queues}
+            assert {k[0] for k in explanation.matched_bindings | explanation.unmatched_bindings} <= \
+                explanation.visited_exchanges, text
+
+            ch = broker.channel()
+            properties = None if message["headers"] is None else Properties(headers=message["headers"])
+            try:
+                outcome = ch.basic_publish(message["exchange"], message["routing_key"], b"m", properties)
+            except AMQPError as error:
+                assert explanation.outcome == "refused", text
+                assert explanation.error is not None and explanation.error.reply_code == error.reply_code, text
+                assert str(explanation.error) == str(error), text
+                assert snapshot(broker)[:2] == before[:2]
+                continue
+            finally:
+                if ch.is_open:
+                    ch.close()
+            depths_before = before[0]
+            depths_after = snapshot(broker)[0]
+            reached = {q for q in QUEUES if depths_after[q] == depths_before[q] + 1}
+            assert all(depths_after[q] in (depths_before[q], depths_before[q] + 1) for q in QUEUES)
+            assert reached == explanation.reached_queues, (
+                f"publish reached {sorted(reached)}, explain said {sorted(explanation.reached_queues)}\n{text}")
+            expected = PublishOutcome.ROUTED if reached else PublishOutcome.UNROUTABLE
+            assert outcome is expected and explanation.outcome == expected.name.lower(), text
+    finally:
+        broker.close()
