@@ -363,8 +363,13 @@ def _topic_match(pattern: str, key: str) -> tuple[tuple | None, str]:
     pwords = split_words(pattern)
     kwords = split_words(key)
     failed: set[tuple[int, int]] = set()
-    # the failure furthest into the key (then into the pattern) explains a miss best
-    worst: list[tuple[int, int]] = [(-1, -1)]
+    # the failure that explains a miss best: a word that differs (rather than one side running out),
+    # then the one furthest into the key, then into the pattern; (kind, j, i)
+    worst: list[tuple[int, int, int]] = [(-1, -1, -1)]
+
+    def note(kind: int, i: int, j: int) -> None:
+        if (kind, j, i) > worst[0]:
+            worst[0] = (kind, j, i)
 
     def walk(i: int, j: int, taken: tuple) -> tuple | None:
         if (i, j) in failed:
@@ -372,6 +377,7 @@ def _topic_match(pattern: str, key: str) -> tuple[tuple | None, str]:
         if i == len(pwords):
             if j == len(kwords):
                 return taken
+            note(0, i, j)  # the pattern ends, the key goes on
         else:
             word = pwords[i]
             if word == "#":
@@ -379,20 +385,22 @@ def _topic_match(pattern: str, key: str) -> tuple[tuple | None, str]:
                     found = walk(i + 1, k, taken + (("#", tuple(kwords[j:k])),))
                     if found is not None:
                         return found
-            elif j < len(kwords) and (word == "*" or word == kwords[j]):
+            elif j == len(kwords):
+                note(1, i, j)  # the key ends, the pattern wants a word
+            elif word == "*" or word == kwords[j]:
                 extra = (("*", (kwords[j],)),) if word == "*" else ()
                 found = walk(i + 1, j + 1, taken + extra)
                 if found is not None:
                     return found
+            else:
+                note(2, i, j)  # a literal word differs
         failed.add((i, j))
-        if (j, i) > worst[0]:
-            worst[0] = (j, i)
         return None
 
     captures = walk(0, 0, ())
     if captures is not None:
         return captures, ""
-    j, i = worst[0]
+    _, j, i = worst[0]
     if i == len(pwords):
         rest = kwords[j:]
         return None, f"the pattern ends but the key goes on with {_words(rest)} (from key word {j + 1})"

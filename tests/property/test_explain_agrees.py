@@ -149,3 +149,30 @@ def test_explain_names_exactly_the_queues_a_publish_reaches(topology: dict, publ
             assert outcome is expected and explanation.outcome == expected.name.lower(), text
     finally:
         broker.close()
+
+
+@settings(max_examples=500, deadline=None)
+@given(dotted(PATTERN_WORDS + ("c",), 5), dotted(WORDS + ("c",), 5))
+def test_topic_captures_rebuild_the_key_and_agree_with_the_trie(pattern: str, key: str) -> None:
+    """A match's captures, put back in place of the wildcards, spell the key; a miss is a trie miss too."""
+    from minimq.explain import _topic_match
+    from minimq.topic import TopicTrie, split_words
+
+    trie = TopicTrie(cache_size=0)
+    trie.add(pattern, "dest")
+    captures, reason = _topic_match(pattern, key)
+    assert (captures is not None) == (trie.match(key) == ("dest",)), (pattern, key, reason)
+    if captures is None:
+        assert reason
+        return
+    taken = iter(captures)
+    rebuilt: list[str] = []
+    for word in split_words(pattern):
+        if word in ("*", "#"):
+            wildcard, words = next(taken)
+            assert wildcard == word and (word == "#" or len(words) == 1)
+            rebuilt.extend(words)
+        else:
+            rebuilt.append(word)
+    assert next(taken, None) is None
+    assert rebuilt == split_words(key), (pattern, key, captures)
