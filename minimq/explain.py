@@ -749,7 +749,7 @@ def _fate(vhost: VirtualHost, queue: Queue, reached_by: list[tuple], message_ttl
     if dead_lettered is not None and dlx is None:
         dead_lettered = None
         notes.append("the queue has no dead-letter exchange: it is simply dropped")
-    if dlx is not None:
+    if dlx is not None and (dead_lettered is not None or fate in (ENQUEUED, DELIVERED)):
         rk = f"routing key {dlrk!r}" if dlrk is not None else \
             f"its own routing keys ({', '.join(map(_q, keys))})"
         exists = "" if dlx_exists else " (no such exchange: dead-lettered messages are dropped)"
