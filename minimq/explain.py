@@ -41,6 +41,7 @@ from .errors import AccessRefused, AMQPError, NotFound
 from .exchanges import Binding, Exchange
 from .headers import HeadersBinding
 from .message import Properties
+from .names import REPLY_PREFIX
 from .queue import Queue
 from .topic import split_words
 from .vhost import VirtualHost
@@ -538,7 +539,7 @@ def explain_publish(vhost: VirtualHost, exchange: str, routing_key: str, propert
         outcome = UNROUTABLE
         notes.append("dropped (mandatory=False), or returned to the publisher as 312 NO_ROUTE "
                      "(mandatory=True); in confirm mode it is still acked (§5.5)")
-        if exchange == "" and routing_key.startswith("amq.rabbitmq.reply-to."):
+        if exchange == "" and routing_key.startswith(REPLY_PREFIX):
             notes.append("a direct reply-to address: the reply goes to the channel waiting for it, "
                          "if it still waits, not to a queue (§15)")
     else:
@@ -733,7 +734,8 @@ def _fate(vhost: VirtualHost, queue: Queue, reached_by: list[tuple], message_ttl
                 notes.append("drop-head removes messages from the head until the limits hold: "
                              f"{dropped_from_head - 1} older one(s) and then this message itself (§12)")
             else:
-                notes.append(f"drop-head removes {dropped_from_head} older message(s) from the head to make room (§12)")
+                notes.append(f"drop-head removes {dropped_from_head} older message(s) from the head "
+                             "to make room (§12)")
             if dlx is not None:
                 notes.append("the removed messages are dead-lettered with reason maxlen")
         if fate == ENQUEUED and ttl == 0 and (ready == 0 or dropped_from_head >= ready):
@@ -793,8 +795,8 @@ def _drop_head(queue: Queue, size: int, level: int | None) -> tuple[int, bool]:
                 (queue.max_length_bytes is None or total <= queue.max_length_bytes):
             break
         dropped += 1
-        count -= 1
-        total -= size if body is None else body
         if body is None:
             return dropped, True
+        count -= 1
+        total -= body
     return dropped, False

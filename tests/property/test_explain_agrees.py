@@ -8,9 +8,11 @@ keys and headers arguments under every ``x-match``.  Then for random messages (r
 
 * ``explain`` changes nothing: every queue's depth, the vhost's bindings and each topic exchange's
   trie counters and cache are the same afterwards (and ``broker._check()`` passes);
-* a real publish then reaches exactly the queues ``explain`` named (each of them gains one message,
-  no other queue changes), with the outcome ``explain`` predicted (routed / unroutable / refused, and
-  the same error code);
+* a real publish then reaches exactly the queues ``explain`` named, in the same order (as the
+  broker's tracer reports them), with the outcome ``explain`` predicted (routed / nacked / unroutable /
+  refused, and the same error); queues get random ``x-max-length``/``x-max-length-bytes`` and
+  ``x-overflow``, and each reached queue's depth changes as its predicted fate says (enqueued, with
+  ``dropped_from_head`` older messages removed; refused; dropped itself), no other queue's changes;
 * every matched binding belongs to a visited exchange, and ``reached_queues`` is the set of ``queues``.
 
 On a mismatch hypothesis prints the topology and the message; the assertion shows the explanation.
@@ -21,7 +23,8 @@ from __future__ import annotations
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, given, settings
 
-from minimq import AMQPError, Broker, ManualClock, Properties, PublishOutcome
+from minimq import AMQPError, Broker, ManualClock, Properties
+from minimq.explain import DROPPED, ENQUEUED, REJECTED
 
 EXCHANGES = ("e0", "e1", "e2", "e3", "e4")
 QUEUES = ("q0", "q1", "q2", "q3")
@@ -68,7 +71,17 @@ def topologies(draw) -> dict:
         arguments = draw(headers_arguments()) if kind == "headers" else {}
         bindings.append((source, to_exchange, destination, key, arguments))
     policy_alternate = draw(st.none() | st.sampled_from(EXCHANGES))
-    return {"exchanges": exchanges, "bindings": bindings, "policy_alternate": policy_alternate}
+    queues = {}
+    for name in QUEUES:
+        arguments = {}
+        if draw(st.booleans()):
+            arguments["x-max-length"] = draw(st.integers(0, 2))
+        if draw(st.integers(0, 3)) == 0:
+            arguments["x-max-length-bytes"] = draw(st.integers(0, 3))
+        if arguments and draw(st.booleans()):
+            arguments["x-overflow"] = draw(st.sampled_from(["drop-head", "reject-publish", "reject-publish-dlx"]))
+        queues[name] = arguments
+    return {"exchanges": exchanges, "bindings": bindings, "policy_alternate": policy_alternate, "queues": queues}
 
 
 @st.composite
@@ -81,7 +94,8 @@ def messages(draw) -> dict:
                 headers[name] = draw(st.lists(keys | st.just(7), max_size=2))
     return {"exchange": draw(st.sampled_from(EXCHANGES + ("", "missing", "amq.rabbitmq.trace"))),
             "routing_key": draw(keys | st.sampled_from(QUEUES)),
-            "headers": headers}
+            "headers": headers,
+            "body": draw(st.sampled_from([b"", b"m", b"mm"]))}
 
 
 def build(topology: dict) -> Broker:
@@ -90,7 +104,7 @@ def build(topology: dict) -> Broker:
     for name, (kind, internal, arguments) in topology["exchanges"].items():
         ch.exchange_declare(name, kind, internal=internal, arguments=arguments)
     for name in QUEUES:
-        ch.queue_declare(name)
+        ch.queue_declare(name, arguments=topology["queues"][name])
     for source, to_exchange, destination, key, arguments in topology["bindings"]:
         if to_exchange:
             ch.exchange_bind(destination, source, key, arguments)
@@ -112,13 +126,16 @@ def snapshot(broker: Broker) -> tuple:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(topologies(), st.lists(messages(), min_size=1, max_size=4))
+@given(topologies(), st.lists(messages(), min_size=1, max_size=5))
 def test_explain_names_exactly_the_queues_a_publish_reaches(topology: dict, publishes: list[dict]) -> None:
     broker = build(topology)
+    routed: list[tuple] = []
+    broker.tracer = lambda kind, channel, message, queues, detail: routed.append((kind, [q.name for q in queues]))
     try:
         for message in publishes:
             before = snapshot(broker)
-            explanation = broker.explain(message["exchange"], message["routing_key"], headers=message["headers"])
+            explanation = broker.explain(message["exchange"], message["routing_key"], headers=message["headers"],
+                                         body=message["body"])
             assert snapshot(broker) == before, "explain changed the broker's state"
             broker._check()
             text = explanation.to_text()
@@ -128,8 +145,9 @@ def test_explain_names_exactly_the_queues_a_publish_reaches(topology: dict, publ
 
             ch = broker.channel()
             properties = None if message["headers"] is None else Properties(headers=message["headers"])
+            routed.clear()
             try:
-                outcome = ch.basic_publish(message["exchange"], message["routing_key"], b"m", properties)
+                outcome = ch.basic_publish(message["exchange"], message["routing_key"], message["body"], properties)
             except AMQPError as error:
                 assert explanation.outcome == "refused", text
                 assert explanation.error is not None and explanation.error.reply_code == error.reply_code, text
@@ -139,14 +157,17 @@ def test_explain_names_exactly_the_queues_a_publish_reaches(topology: dict, publ
             finally:
                 if ch.is_open:
                     ch.close()
-            depths_before = before[0]
-            depths_after = snapshot(broker)[0]
-            reached = {q for q in QUEUES if depths_after[q] == depths_before[q] + 1}
-            assert all(depths_after[q] in (depths_before[q], depths_before[q] + 1) for q in QUEUES)
-            assert reached == explanation.reached_queues, (
-                f"publish reached {sorted(reached)}, explain said {sorted(explanation.reached_queues)}\n{text}")
-            expected = PublishOutcome.ROUTED if reached else PublishOutcome.UNROUTABLE
-            assert outcome is expected and explanation.outcome == expected.name.lower(), text
+            ((kind, reached),) = routed
+            assert reached == [f.queue for f in explanation.queues], (
+                f"publish reached {reached}, explain said {[f.queue for f in explanation.queues]}\n{text}")
+            assert outcome.name.lower() == explanation.outcome, (outcome, text)
+            # each queue's depth moved as its fate says (no consumers here: enqueued, refused or dropped)
+            after = snapshot(broker)[0]
+            for fate in explanation.queues:
+                change = {ENQUEUED: 1 - fate.dropped_from_head, REJECTED: 0,
+                          DROPPED: 1 - fate.dropped_from_head}[fate.fate]
+                assert after[fate.queue] - before[0][fate.queue] == change, (fate, text)
+            assert all(after[q] == before[0][q] for q in QUEUES if q not in explanation.reached_queues)
     finally:
         broker.close()
 
