@@ -509,3 +509,25 @@ def test_explain_from_a_consumer_callback_does_not_deadlock(broker, ch):
     worker.join(10)
     assert not worker.is_alive(), "explain inside a callback deadlocked on the broker lock"
     assert seen == ["routed"]
+
+
+def test_an_explanation_names_bindings_as_the_topology_does_and_highlights_a_drawing(broker, ch):
+    """The binding keys are the ones ``Broker.topology()`` gives, so a drawing can highlight the route."""
+    ch.exchange_declare("front", "topic", arguments={"alternate-exchange": "ae"})
+    ch.exchange_declare("ae", "fanout")
+    ch.exchange_declare("hx", "headers")
+    for q in ("a", "b", "rest"):
+        ch.queue_declare(q)
+    ch.exchange_bind("hx", "front", "x.#")
+    ch.queue_bind("a", "hx", "", {"x-match": "any", "k": "v"})
+    ch.queue_bind("b", "front", "y.*")
+    ch.queue_bind("rest", "ae", "")
+    topology_keys = {b.key for b in broker.topology().bindings}
+    routed = broker.explain("front", "x.1", headers={"k": "v"})
+    assert routed.matched_bindings == {("front", "exchange", "hx", "x.#", "[]"),
+                                       ("hx", "queue", "a", "", "[('k', 'v'), ('x-match', 'any')]")}
+    assert routed.matched_bindings | routed.unmatched_bindings <= topology_keys
+    fallback = broker.explain("front", "z")
+    assert fallback.alternate_hops == {("front", "ae")} and fallback.matched_bindings <= topology_keys
+    plain = broker.topology().to_svg()
+    assert broker.topology().to_svg(highlight=routed) not in (plain, broker.topology().to_svg(highlight=fallback))
