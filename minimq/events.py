@@ -37,8 +37,9 @@ the id of the message it was copied from as ``Event.origin_id``.  Messages publi
 listened have no id (``None``).
 
 Cost model.  No subscription: one attribute test per hook point, nothing else.  With subscriptions:
-per event one :class:`Event` (slots, not frozen), one clock read, one deque append under the lock,
-and outside it one call per interested subscription.
+per event one :class:`Event` (slots, not frozen) and one deque append under the lock, one clock read
+per lock hold, and outside the lock one dispatch-lock round trip per operation and one call per
+interested subscription per event.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ class Event:
     to a kind are ``None`` (docs/events.md lists them per kind).
 
     ``seq`` is the event's place in the broker's one total order (1, 2, 3 ...); ``time`` is the
-    broker clock's ``now_ms()`` when it happened.  ``message_id`` is the message's identity (the
+    broker clock's ``now_ms()`` when it happened (read once per lock hold: the events of one
+    operation share it).  ``message_id`` is the message's identity (the
     same in all its events), ``origin_id`` the identity of the message a dead-lettered copy was made
     from.  ``channel`` is the channel number and ``connection`` the connection number of the client
     that caused it, when one did.
@@ -102,20 +104,24 @@ class Event:
                  "message_id", "origin_id", "consumer_tag", "delivery_tag", "redelivered", "auto_ack",
                  "requeue", "channel", "connection", "reason", "count", "detail")
 
-    def __init__(self, seq: int, kind: str, time: float, vhost: str | None) -> None:
+    def __init__(self, seq: int, kind: str, time: float, vhost: str | None, message: Message | None = None,
+                 queue: str | None = None) -> None:
         self.seq = seq
         self.kind = kind
         self.time = time
         self.vhost = vhost
-        self.exchange: str | None = None
-        self.routing_key: str | None = None
         #: the queue concerned (enqueue, deliver, settlements, expire, drop, dead-letter's source ...)
-        self.queue: str | None = None
+        self.queue = queue
+        self.message = message
+        if message is not None:
+            self.exchange: str | None = message.exchange
+            self.routing_key: str | None = message.routing_key
+            self.message_id: int | None = message.trace_id
+            self.origin_id: int | None = message.origin_id
+        else:
+            self.exchange = self.routing_key = self.message_id = self.origin_id = None
         #: route: the names of the queues reached (empty: unroutable); dead-letter: the copy's targets
         self.queues: tuple[str, ...] | None = None
-        self.message: Message | None = None
-        self.message_id: int | None = None
-        self.origin_id: int | None = None
         self.consumer_tag: str | None = None
         self.delivery_tag: int | None = None
         self.redelivered: bool | None = None
@@ -196,7 +202,7 @@ class EventHub:
     """
 
     __slots__ = ("_kernel", "_now", "_seq", "_message_ids", "_subscriptions", "_wanted", "_pending",
-                 "_registered_in", "_dispatch_lock", "_dispatcher")
+                 "_registered_in", "_hold_time", "_dispatch_lock", "_dispatcher")
 
     def __init__(self, kernel: Any, clock: Clock) -> None:
         self._kernel = kernel
@@ -212,6 +218,8 @@ class EventHub:
         self._pending: deque[Event] = deque()
         #: the ``kernel.wakes`` list this hub last joined: a new list means a new lock hold
         self._registered_in: list | None = None
+        #: the clock read at this lock hold's first event: the events of one hold share it
+        self._hold_time = 0.0
         #: held by the thread handing events out; ``_dispatcher`` is its thread id
         self._dispatch_lock = threading.Lock()
         self._dispatcher: int | None = None
@@ -259,15 +267,17 @@ class EventHub:
         return wanted is None or kind in wanted
 
     # -- building events (lock held) ---------------------------------------------------------------
-    def _event(self, kind: str, vhost: str | None) -> Event:
-        """A new event, numbered and buffered; the hub joins this lock hold's wake-ups."""
+    def _event(self, kind: str, vhost: str | None, message: Message | None = None, queue: str | None = None) -> Event:
+        """A new event, numbered and buffered; the first of a lock hold joins its wake-ups and reads
+        the clock (``Kernel.release`` replaces a non-empty ``wakes`` list, so a new list is a new hold)."""
         seq = self._seq = self._seq + 1
-        event = Event(seq, kind, self._now(), vhost)
-        self._pending.append(event)
         wakes = self._kernel.wakes
         if self._registered_in is not wakes:
             self._registered_in = wakes
             wakes.append(self)
+            self._hold_time = self._now()
+        event = Event(seq, kind, self._hold_time, vhost, message, queue)
+        self._pending.append(event)
         return event
 
     def new_message(self, body: bytes, properties: Properties | None, exchange: str, routing_key: str,
@@ -283,41 +293,33 @@ class EventHub:
         self._message_ids += 1
         copy.trace_id = self._message_ids
 
-    def _message_event(self, kind: str, vhost: str | None, message: Any) -> Event:
-        event = self._event(kind, vhost)
-        event.message = message
-        event.message_id = message.trace_id
-        event.origin_id = message.origin_id
-        event.exchange = message.exchange
-        event.routing_key = message.routing_key
-        return event
-
     def published(self, channel: Any, message: Message, queues: Iterable[Any], mandatory: bool) -> None:
         """``publish`` then ``route`` (the names of the queues reached) for one ``basic.publish``."""
-        vhost = channel.connection.vhost.name
+        connection = channel.connection
+        vhost = connection.vhost.name
         wanted = self._wanted
         if wanted is None or "publish" in wanted:
-            event = self._message_event("publish", vhost, message)
+            event = self._event("publish", vhost, message)
             event.channel = channel.number
-            event.connection = channel.connection.number
+            event.connection = connection.number
             event.detail = mandatory
         if wanted is None or "route" in wanted:
-            event = self._message_event("route", vhost, message)
+            event = self._event("route", vhost, message)
             event.channel = channel.number
-            event.connection = channel.connection.number
-            event.queues = tuple(q.name for q in queues)
+            event.connection = connection.number
+            event.queues = tuple([q.name for q in queues])
 
     def enqueued(self, queue: Any, message: Message) -> None:
         """``enqueue``: ``queue`` accepted ``message``."""
-        if self.wants("enqueue"):
-            self._message_event("enqueue", queue.vhost.name, message).queue = queue.name
+        wanted = self._wanted
+        if wanted is None or "enqueue" in wanted:
+            self._event("enqueue", queue.vhost.name, message, queue.name)
 
     def delivered(self, queue_name: str, vhost: str, channel: Any, message: Message, consumer_tag: str | None,
                   delivery_tag: int | None, redelivered: bool, auto_ack: bool) -> None:
         """``deliver``: a ``basic.deliver`` (``consumer_tag`` set) or ``basic.get-ok`` (None)."""
         if self.wants("deliver"):
-            event = self._message_event("deliver", vhost, message)
-            event.queue = queue_name
+            event = self._event("deliver", vhost, message, queue_name)
             event.consumer_tag = consumer_tag
             event.delivery_tag = delivery_tag
             event.redelivered = redelivered
@@ -330,8 +332,7 @@ class EventHub:
         """``ack``, ``nack`` or ``reject`` of one delivery (``reason``: a broker-side requeue, e.g.
         ``"channel closed"``)."""
         if self.wants(kind):
-            event = self._message_event(kind, channel.connection.vhost.name, delivery.entry.message)
-            event.queue = delivery.queue.name
+            event = self._event(kind, channel.connection.vhost.name, delivery.entry.message, delivery.queue.name)
             event.consumer_tag = delivery.consumer_tag
             event.delivery_tag = delivery.delivery_tag
             event.requeue = requeue
@@ -343,7 +344,7 @@ class EventHub:
         """An unroutable publish: ``return`` (mandatory) or ``drop`` with reason ``unroutable``."""
         kind = "return" if mandatory else "drop"
         if self.wants(kind):
-            event = self._message_event(kind, channel.connection.vhost.name, message)
+            event = self._event(kind, channel.connection.vhost.name, message)
             event.reason = "NO_ROUTE" if mandatory else "unroutable"
             event.channel = channel.number
             event.connection = channel.connection.number
@@ -362,7 +363,7 @@ class EventHub:
         ``reject-publish``, ``delivery_limit`` ...)."""
         kind = "expire" if reason == "expired" else "drop"
         if self.wants(kind):
-            event = self._message_event(kind, queue.vhost.name, message)
+            event = self._event(kind, queue.vhost.name, message)
             event.queue = queue.name
             event.reason = reason
 
@@ -370,7 +371,7 @@ class EventHub:
         """``dead-letter``: ``copy`` (with its own id; ``origin_id`` the original's) leaves ``queue``
         for the DLX, reaching ``targets``."""
         if self.wants("dead-letter"):
-            event = self._message_event("dead-letter", queue.vhost.name, copy)
+            event = self._event("dead-letter", queue.vhost.name, copy)
             event.queue = queue.name
             event.reason = reason
             event.queues = tuple(t.name for t in targets)
