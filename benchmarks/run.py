@@ -169,7 +169,8 @@ def print_table(rows: list[Row], out: Any = sys.stdout) -> None:
 # Each case function takes the size settings and returns (rows, notes).
 
 def case_direct(cfg: dict) -> tuple[list[Row], list[str]]:
-    """Direct exchange, one bound queue: publish alone (backlog grows), then publish + get + ack."""
+    """Direct exchange, one bound queue: publish alone (backlog grows), then publish + get + ack, then
+    publish on a broker with one no-op event subscriber against the same publish on one without."""
     n = cfg["n"]
     broker = Broker()
     ch = broker.channel()
@@ -237,13 +238,35 @@ def case_direct(cfg: dict) -> tuple[list[Row], list[str]]:
     assert mq.message_count == n, "publish case lost messages"
     t2 = measure({"mm": Subject(mm_setup, mm_cycle, n), "q": Subject(lambda: None, q_cycle, n), "k": k_cycle})
     assert mq.message_count == 0 and mq.unacked_count == 0
+    observed = Broker()  # the same topology on a broker with one no-op event subscriber
+    och = observed.channel()
+    och.exchange_declare("bench.direct", "direct")
+    och.queue_declare("bench.q")
+    och.queue_bind("bench.q", "bench.direct", "k")
+    seen = []
+    with observed.subscribe(seen.append):  # the events do flow: publish, route, enqueue per publish
+        och.basic_publish("bench.direct", "k", BODY)
+    assert [e.kind for e in seen] == ["publish", "route", "enqueue"], seen
+    observed.subscribe(lambda event: None)
+    oq = observed.get_queue("bench.q")
+
+    def ev_setup() -> Any:
+        och.queue_purge("bench.q")
+        return och.basic_publish
+
+    t3 = measure({"mm": Subject(ev_setup, mm_publish, n), "q": Subject(mm_setup, mm_publish, n)})
+    assert oq.message_count == n, "observed publish case lost messages"
     rows = [
         Row("direct publish -> 1 queue", t1["mm"], t1["q"], 3, kombu_fig=t1.get("k")),
         Row("publish + basic_get + ack", t2["mm"], t2["q"], 4, kombu_fig=t2.get("k")),
+        Row("publish with one no-op event subscriber", t3["mm"], t3["q"], 5, kombu_fig="n/a"),
     ]
     notes = [f"direct publish: {n:,} publishes per run into one queue (its backlog grows to {n:,}); "
              "baseline queue.Queue.put of the same body",
-             "publish + basic_get + ack: one message at a time (backlog 0/1); baseline queue.Queue put + get"]
+             "publish + basic_get + ack: one message at a time (backlog 0/1); baseline queue.Queue put + get",
+             "publish with one no-op event subscriber: the direct publish on a broker where broker.subscribe(lambda e: None) "
+             "is open (three events per publish: publish, route, enqueue); baseline the same publish on the broker "
+             "nobody listens to, interleaved"]
     return rows, notes
 
 

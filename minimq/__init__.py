@@ -8,11 +8,13 @@ the core, never the reverse.
 from .broker import Broker
 from .channel import Channel, PublishOutcome, QueueDeclareOk
 from .connection import Connection
+from .stats import format_table
 from .clock import Clock, ManualClock, SystemClock
 from .errors import (AccessRefused, AMQPError, ChannelClosed, ChannelError, ChannelErrorHard,
                      CommandInvalid, ConnectionClosed, ConnectionError, ConnectionForced, FrameError,
                      InternalError, ConfirmTimeout, PublishNacked,
                      LoginRefused, NotAllowed, NotFound, NotImplementedByServer, PreconditionFailed, ResourceLocked)
+from .events import EVENT_KINDS, Event, Subscription
 from .message import Confirm, ConsumerCancelled, Delivery, Message, Properties, Returned
 
 __version__ = "0.1.0"
@@ -25,5 +27,6 @@ __all__ = [
     "PreconditionFailed", "ConnectionForced", "FrameError", "CommandInvalid", "ChannelErrorHard", "NotAllowed", "LoginRefused",
     "NotImplementedByServer", "InternalError", "ChannelClosed", "ConnectionClosed",
     "ConfirmTimeout", "PublishNacked",
+    "Event", "Subscription", "EVENT_KINDS", "format_table",
     "__version__",
 ]

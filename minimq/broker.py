@@ -1,7 +1,7 @@
 """The broker: the public face of one kernel, its vhosts, users, connections and policies.
 
 A :class:`Broker` owns one :class:`~minimq.kernel.Kernel` (the lock and its release path, the
-clock, the timers, the store port and the tracer hook) and the vhosts that share it.  Operations on
+clock, the timers, the store port and the event hub) and the vhosts that share it.  Operations on
 channels do not pass through here: a channel holds the kernel and its vhost directly.
 
 Unknown vhosts.  Every call naming a vhost that does not exist raises
@@ -11,13 +11,14 @@ connection to one; :meth:`get_queue` and :meth:`get_exchange` included.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from .channel import Channel
 from .clock import Clock
 from .connection import Connection
 from .drawing import to_svg
 from .errors import ConnectionForced, LoginRefused, NotAllowed
+from .events import Event, Subscription
 from .exchanges import Exchange
 from .explain import Explanation, explain_publish
 from .kernel import Kernel
@@ -27,6 +28,9 @@ from .policies import Policy, validate_definition
 from .publish_checks import check_properties, coerce_body
 from .queue import Queue
 from .recovery import recover_from_store
+from .stats import (BindingInfo, ChannelInfo, ConnectionInfo, ConsumerInfo, ExchangeInfo, QueueInfo,
+                    COUNTED_KINDS, StatsCollector, binding_infos, channel_infos, connection_infos, consumer_infos,
+                    exchange_infos, queue_infos)
 from .store import Store
 from .topology import Topology
 from .vhost import VirtualHost
@@ -57,6 +61,7 @@ class Broker:
         #: user -> password, checked when a connection gives a password (RabbitMQ's default user)
         self._users: dict[str, str] = {"guest": "guest"}
         self.vhosts: dict[str, VirtualHost] = {"/": VirtualHost(kernel, "/")}
+        self._stats: StatsCollector | None = None
         if store is not None:
             recover_from_store(kernel, self._vhost_for_recovery, store)
 
@@ -76,15 +81,64 @@ class Broker:
         """The persistence store given to the constructor, or None."""
         return self._kernel.store
 
-    @property
-    def tracer(self) -> Callable[..., None] | None:
-        """``tracer(kind, channel, message, queues, detail)`` called under the lock for each publish
-        (``"publish"``) and unroutable message (``"unroutable"``); None (the default) costs one test."""
-        return self._kernel.tracer
+    # -- events and statistics ------------------------------------------------------------------
+    def subscribe(self, callback: Callable[[Event], Any], kinds: Iterable[str] | None = None) -> Subscription:
+        """Call ``callback(event)`` for every event of ``kinds`` (None: all of
+        :data:`~minimq.events.EVENT_KINDS`) from now on; ``close()`` the subscription to stop.
 
-    @tracer.setter
-    def tracer(self, tracer: Callable[..., None] | None) -> None:
-        self._kernel.tracer = tracer
+        Callbacks run outside the broker lock, in the broker's one event order, before the operation
+        that caused them returns (docs/events.md).  ``ValueError`` naming the valid kinds for an
+        unknown one; ``TypeError`` for a callback that is not callable or a ``kinds`` that is a str.
+        """
+        return self._kernel.events.subscribe(callback, kinds)
+
+    def enable_stats(self, window: float = 5.0) -> StatsCollector:
+        """Start counting messages per queue and exchange, with rates over ``window`` seconds of the
+        broker clock (an event subscriber; see :mod:`minimq.stats`).  Returns the collector; a
+        second call returns the running one.  ``ValueError`` for a ``window`` that is not > 0."""
+        if self._stats is None:
+            collector = StatsCollector(self._kernel.clock, window)
+            collector.subscription = self.subscribe(collector.on_event, COUNTED_KINDS)
+            self._stats = collector
+        return self._stats
+
+    def disable_stats(self) -> None:
+        """Stop counting (counts and rates read None again); harmless when stats are off."""
+        collector, self._stats = self._stats, None
+        if collector is not None:
+            collector.close()
+
+    def list_queues(self, vhost: str = "/") -> list[QueueInfo]:
+        """``rabbitmqctl list_queues``: one record per queue, by name (format with ``format_table``)."""
+        with self._kernel:
+            return queue_infos(self._vhost(vhost), self._stats)
+
+    def list_exchanges(self, vhost: str = "/") -> list[ExchangeInfo]:
+        """``rabbitmqctl list_exchanges``: one record per exchange, by name (the default exchange first)."""
+        with self._kernel:
+            return exchange_infos(self._vhost(vhost), self._stats)
+
+    def list_bindings(self, vhost: str = "/") -> list[BindingInfo]:
+        """``rabbitmqctl list_bindings``: the default exchange's implicit bindings, then the others."""
+        with self._kernel:
+            return binding_infos(self._vhost(vhost))
+
+    def list_consumers(self, vhost: str = "/") -> list[ConsumerInfo]:
+        """``rabbitmqctl list_consumers``: every consumer, by queue name."""
+        with self._kernel:
+            return consumer_infos(self._vhost(vhost))
+
+    def list_channels(self, vhost: str = "/") -> list[ChannelInfo]:
+        """``rabbitmqctl list_channels``: every open channel of the connections to ``vhost``."""
+        with self._kernel:
+            self._vhost(vhost)
+            return channel_infos(self._connections, vhost)
+
+    def list_connections(self, vhost: str = "/") -> list[ConnectionInfo]:
+        """``rabbitmqctl list_connections``: every open connection to ``vhost``."""
+        with self._kernel:
+            self._vhost(vhost)
+            return connection_infos(self._connections, vhost)
 
     # -- vhosts, users and connections --------------------------------------------------------
     def _vhost(self, name: str) -> VirtualHost:
@@ -117,7 +171,7 @@ class Broker:
             for connection in [c for c in self._connections if c.vhost is vhost]:
                 connection.close_locked(error)
             for queue in list(vhost.queues.values()):
-                vhost.delete_queue_now(queue)
+                vhost.delete_queue_now(queue, "vhost deleted")
             if kernel.store is not None:
                 kernel.store.vhost_deleted(name)
 

@@ -151,6 +151,16 @@ class Channel(EventInbox):
         return len(self._unacked)
 
     @property
+    def prefetch_count(self) -> int:
+        """The per-consumer prefetch limit consumers created from now on get (``basic.qos``; 0: none)."""
+        return self._prefetch
+
+    @property
+    def global_prefetch_count(self) -> int:
+        """The channel-wide prefetch limit (``basic.qos`` with ``global_qos``; 0: none)."""
+        return self._credit.limit
+
+    @property
     def mode(self) -> str:
         """``"normal"``, ``"confirm"`` or ``"tx"``."""
         return "tx" if self._tx is not None else "confirm" if self._confirm else "normal"
@@ -347,11 +357,16 @@ class Channel(EventInbox):
                     properties, len(body), self._user, None if reply is None else reply.address)
             elif len(body) > MAX_BODY:
                 check_properties(Properties(), len(body), self._user, None)
-            if bcc is None:
+            observers = kernel.observers
+            if observers is not None:  # a listened-to message carries its identity (minimq.events)
+                message = observers.new_message(body, properties, exchange, routing_key, ttl, bcc)
+            elif bcc is None:
                 message = Message(body, properties, exchange, routing_key, ttl)
             else:
                 message = BccMessage(body, properties, exchange, routing_key, ttl, bcc)
             queues: Any = route(vhost.exchanges, target, routing_key, headers, extra, message)
+            if observers is not None:
+                observers.published(self, message, queues, mandatory)
             if not queues and exchange == "" and routing_key.startswith(REPLY_PREFIX):
                 # a direct reply-to reply (no queue can be named amq.*, so routing found none)
                 channel = reply_to.channel_for(vhost, routing_key)
@@ -374,12 +389,15 @@ class Channel(EventInbox):
                         sync = self._confirm_later(outcome, properties is not None and properties.delivery_mode == 2)
                     elif kernel.store is not None and properties is not None and properties.delivery_mode == 2:
                         sync = kernel.store  # the confirm waits for the commit covering it (outside the lock)
-                if kernel.tracer is not None:
-                    kernel.tracer("publish", self, message, queues, outcome)
+                if observers is not None and self._confirm and self._confirms.pending is None:
+                    observers.confirmed(self, self.publish_seq, outcome is not _NACKED)
                 return outcome
             self._unroutable(message, mandatory)
-            if self._confirm and self._confirms.pending is not None:
-                self._confirm_later(_UNROUTABLE, False)
+            if self._confirm:
+                if self._confirms.pending is not None:
+                    self._confirm_later(_UNROUTABLE, False)
+                elif observers is not None:
+                    observers.confirmed(self, self.publish_seq, True)
             return _UNROUTABLE
         except AMQPError as error:
             self._fail(error)
@@ -404,9 +422,9 @@ class Channel(EventInbox):
             self.push(Returned(message, message.exchange, message.routing_key), bool(self._return_callbacks))
         else:
             self._vhost.unroutable_dropped += 1
-        tracer = self._kernel.tracer
-        if tracer is not None:
-            tracer("unroutable", self, message, (), mandatory)
+        observers = self._kernel.observers
+        if observers is not None:
+            observers.returned(self, message, mandatory)
 
     def deliver_reply(self, message: Message) -> None:
         """A direct reply-to reply addressed to this channel (lock held); dropped if it stopped listening."""
@@ -415,6 +433,9 @@ class Channel(EventInbox):
             return
         # as RabbitMQ: a reply carries the next delivery tag without taking it (it needs no ack)
         delivery = Delivery(reply.tag, self._next_tag, False, message, None, None, None, self)
+        observers = self._kernel.observers
+        if observers is not None:
+            observers.delivered(reply_to.REPLY_TO, self._vhost.name, self, message, reply.tag, None, False, True)
         (self._events if self._inline and reply.callback is not None else self._inbox).append(delivery)
         if not self._wake_pending:
             self._wake_pending = True
@@ -515,6 +536,10 @@ class Channel(EventInbox):
             message = entry.message if not q.quorum else _as_quorum_hands_out(entry, fetched=True)
             delivery = Delivery(None, tag, entry.redelivered, message, q, entry, None, self)
             delivery.message_count = left
+            observers = self._kernel.observers
+            if observers is not None:
+                observers.delivered(q.name, self._vhost.name, self, entry.message, None, tag, entry.redelivered,
+                                    auto_ack)
             if auto_ack:
                 q.forget(entry)
             else:
@@ -533,6 +558,10 @@ class Channel(EventInbox):
         self._next_tag = tag + 1
         message = entry.message if not queue.quorum else _as_quorum_hands_out(entry)
         delivery = Delivery(consumer.tag, tag, entry.redelivered, message, queue, entry, consumer, self)
+        observers = self._kernel.observers
+        if observers is not None:
+            observers.delivered(queue.name, self._vhost.name, self, entry.message, consumer.tag, tag,
+                                entry.redelivered, consumer.no_ack)
         if consumer.no_ack:
             queue.forget(entry)
         else:
@@ -614,6 +643,8 @@ class Channel(EventInbox):
             if self._tx is not None:
                 self._tx.append(("ack", [delivery], False))
                 return
+            if kernel.observers is not None:
+                kernel.observers.settled("ack", self, delivery, None)
             delivery.queue.settle_ack(delivery.entry)
             if delivery.consumer is not None:
                 self._release_capacity((delivery,))
@@ -652,6 +683,10 @@ class Channel(EventInbox):
             self._kernel.release()
 
     def _apply_settlement(self, kind: str, deliveries: list[Delivery], requeue: bool) -> None:
+        observers = self._kernel.observers
+        if observers is not None:
+            for delivery in deliveries:
+                observers.settled(kind, self, delivery, None if kind == "ack" else requeue)
         touched: dict[Queue, None] = {}
         _settle_in_queues(deliveries, kind == "ack", requeue, touched)
         for queue in touched:
@@ -904,6 +939,10 @@ class Channel(EventInbox):
 
     def _settle_confirms(self, done: list[tuple[int, bool]], error: BaseException | None) -> None:
         """Confirm ``done`` ((seq, ack) in order, following the last confirmed seq) (lock held)."""
+        observers = self._kernel.observers
+        if observers is not None:
+            for seq, ack in done:
+                observers.confirmed(self, seq, ack)
         self._confirms.confirmed_seq = done[-1][0]
         for _, ack in done:
             if not ack:
@@ -974,8 +1013,12 @@ class Channel(EventInbox):
         # break a run) are one settlement, and so are consecutive nacks/rejects with the same requeue
         # flag, each run in delivery-tag order (what the channel-wide count and dead-lettering see)
         runs: list[list] = []
+        observers = self._kernel.observers
         for action in pending:
             if action[0] != "publish":
+                if observers is not None:
+                    for delivery in action[1]:
+                        observers.settled(action[0], self, delivery, None if action[0] == "ack" else action[2])
                 key = "ack" if action[0] == "ack" else action[2]
                 if runs and runs[-1][0] == key:
                     runs[-1][1].extend(action[1])
@@ -1045,7 +1088,10 @@ class Channel(EventInbox):
             consumer.queue.remove_consumer(consumer, dispatch=False)
             touched[consumer.queue] = None
         self.consumers.clear()
+        observers = self._kernel.observers
         for delivery in self._unacked.values():
+            if observers is not None:
+                observers.settled("nack", self, delivery, True, "channel closed")
             delivery.queue.requeue(delivery.entry, closing=True)
             touched[delivery.queue] = None
             if delivery.consumer is not None:

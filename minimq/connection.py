@@ -41,6 +41,9 @@ class Connection:
         self.kernel = kernel
         self.vhost = vhost
         self.user = user
+        kernel.connections_opened += 1
+        #: this connection's number, in opening order from 1 (``Event.connection``, ``list_connections``)
+        self.number = kernel.connections_opened
         self.channels: dict[int, Any] = {}
         self.close_cause: AMQPError | None = None
         self.is_open = True
@@ -147,4 +150,4 @@ class Connection:
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
-        return f"Connection(vhost={self.vhost.name!r}, channels={len(self.channels)}, {state})"
+        return f"Connection({self.number}, vhost={self.vhost.name!r}, channels={len(self.channels)}, {state})"

@@ -67,7 +67,7 @@ class DeadLetteredMessage(Message):
     ``ttl`` is ``None`` (a per-message TTL does not survive dead-lettering).  Construction is O(1).
     """
 
-    __slots__ = ("_source", "_queue_name", "_reason", "_wall_time", "_dlrk", "_props")
+    __slots__ = ("_source", "_queue_name", "_reason", "_wall_time", "_dlrk", "_props", "trace_id")
 
     def __init__(self, source: Message, queue_name: str, reason: str, dlx: str,
                  dead_letter_routing_key: str | None, wall_time: float) -> None:
@@ -81,6 +81,13 @@ class DeadLetteredMessage(Message):
         self._wall_time = wall_time
         self._dlrk = dead_letter_routing_key
         self._props: Properties | None = None
+        #: the copy's own event identity (minimq.events names it when someone listens)
+        self.trace_id: int | None = None
+
+    @property
+    def origin_id(self) -> int | None:  # type: ignore[override]
+        """The event identity of the message this copy was made from (None if it had none)."""
+        return self._source.trace_id
 
     @property  # type: ignore[override]
     def properties(self) -> Properties:

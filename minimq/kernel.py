@@ -19,9 +19,14 @@ object's private attributes.  What it owns, and the rules for each:
 ``store``
     The :class:`~minimq.store.Store` port, or None.  Hook points test ``kernel.store is None`` and do
     nothing else, so an in-memory broker pays one attribute test per hook point.
-``tracer``
-    ``tracer(kind, channel, message, queues, detail)`` or None; called under the lock, must not call
-    back into the broker.
+``events`` and ``observers``
+    ``events`` is the broker's :class:`~minimq.events.EventHub` (subscriptions, event buffer,
+    dispatch).  ``observers`` is that hub while at least one subscription is open, else None: every
+    hook point tests ``kernel.observers is not None`` and does nothing else, so a broker nobody
+    listens to pays one attribute test per hook point.  Events are built under the lock; the hub
+    joins ``wakes`` and hands them out after the lock is released (see :mod:`minimq.events`).
+``connections_opened``
+    How many connections were ever opened: a connection's number (``Event.connection``).
 Timers
     :meth:`schedule` asks for ``target.on_timer(now)`` at a deadline.  With a manual clock they run
     when the clock advances; with real time a daemon thread sleeps until the earliest deadline.
@@ -37,9 +42,10 @@ from __future__ import annotations
 import heapq
 import threading
 import weakref
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from .clock import Clock, SystemClock
+from .events import EventHub
 from .store import Store
 
 __all__ = ["Kernel", "Wakeable", "TimerTarget"]
@@ -62,14 +68,17 @@ class TimerTarget(Protocol):
 class Kernel:
     """The shared machinery of one broker (see the module docstring for each part's rules)."""
 
-    __slots__ = ("lock", "clock", "store", "tracer", "wakes", "closed", "_timers", "_timer_seq",
-                 "_timer_cond", "_timer_thread", "__weakref__")
+    __slots__ = ("lock", "clock", "store", "events", "observers", "connections_opened", "wakes", "closed",
+                 "_timers", "_timer_seq", "_timer_cond", "_timer_thread", "__weakref__")
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.lock = threading.Lock()
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.store: Store | None = None
-        self.tracer: Callable[..., None] | None = None
+        self.events = EventHub(self, self.clock)
+        #: the hub while a subscription is open, else None (the one test every hook point makes)
+        self.observers: EventHub | None = None
+        self.connections_opened = 0
         self.wakes: list[Wakeable] = []
         #: set by :meth:`close`: the timer thread stops, the broker refuses new connections
         self.closed = False

@@ -146,6 +146,12 @@ class Message:
 
     __slots__ = ("body", "properties", "exchange", "routing_key", "ttl")
 
+    #: the message's identity in the broker's event stream (:mod:`minimq.events`): class-level None,
+    #: so a message published while nobody listened costs no slot; traced subclasses set their own
+    trace_id: int | None = None
+    #: for a dead-lettered copy, the identity of the message it was made from
+    origin_id: int | None = None
+
     def __init__(self, body: bytes, properties: Properties | None, exchange: str, routing_key: str,
                  ttl: int | None = None) -> None:
         self.body = body

@@ -48,8 +48,8 @@ class QueueOwner(Protocol):
     def dead_letter(self, queue: Queue, message: Message, reason: str) -> None:
         """Republish ``message`` through ``queue``'s dead-letter exchange (``reason``: expired, maxlen ...)."""
 
-    def delete_queue_now(self, queue: Queue) -> None:
-        """Delete ``queue`` without checks (auto-delete, ``x-expires``)."""
+    def delete_queue_now(self, queue: Queue, reason: str = "deleted") -> None:
+        """Delete ``queue`` without checks (``reason``: ``auto-delete``, ``expired`` for ``x-expires``)."""
 
 
 class QueuedMessage:
@@ -315,9 +315,13 @@ class Queue:
                 return True
         if self._limited:
             if self.overflow != "drop-head" and self._would_overflow(len(message.body)):
+                if self._kernel.observers is not None:
+                    self._kernel.observers.discarded(self, message, self.overflow)
                 if self.overflow == "reject-publish-dlx":
                     self._dead_letter(message, "maxlen")
                 return False
+        if self._kernel.observers is not None:
+            self._kernel.observers.enqueued(self, message)
         seq = self._next_seq
         self._next_seq = seq + 1
         expires_at = None
@@ -409,6 +413,9 @@ class Queue:
             self._discard(head, "expired")
 
     def _discard(self, entry: QueuedMessage, reason: str) -> None:
+        # a rejected message's event is the channel's nack/reject; the others end here
+        if reason != "rejected" and self._kernel.observers is not None:
+            self._kernel.observers.discarded(self, entry.message, reason)
         self.forget(entry)
         if self.dead_letter_exchange is not None:
             self._dead_letter(entry.message, reason)
@@ -560,7 +567,7 @@ class Queue:
         if self.deleted:
             return
         if self.auto_delete and not self._consumers and self.ever_consumed:
-            self.vhost.delete_queue_now(self)
+            self.vhost.delete_queue_now(self, "auto-delete")
             return
         if run:
             self._dispatch()
@@ -745,7 +752,7 @@ class Queue:
         if self.expires is not None and not self._consumers:
             idle_deadline = self._idle_since + self.expires
             if now >= idle_deadline:
-                self.vhost.delete_queue_now(self)
+                self.vhost.delete_queue_now(self, "expired")
                 return True
             self._schedule(idle_deadline)
         self._expire_head(now)

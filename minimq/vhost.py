@@ -138,6 +138,8 @@ class VirtualHost:
         if name:
             exchange.policy_alternate = self._exchange_policy_alternate(name)
         self.exchanges[name] = exchange
+        if self.kernel.observers is not None:
+            self.kernel.observers.topology("exchange.created", self.name, name, type_)
         return exchange
 
     def exchange_delete(self, name: str, if_unused: bool = False) -> None:
@@ -164,6 +166,8 @@ class VirtualHost:
         for binding in list(self._incoming.get(exchange, ())):
             self._remove_binding(binding, cascade=True)
         self._incoming.pop(exchange, None)
+        if self.kernel.observers is not None:
+            self.kernel.observers.topology("exchange.deleted", self.name, exchange.name, exchange.type)
         store = self.kernel.store
         if exchange.durable and store is not None:
             store.exchange_deleted(self.name, exchange.name)
@@ -182,6 +186,8 @@ class VirtualHost:
         if incoming is None:
             incoming = self._incoming[destination] = {}
         incoming[binding] = None
+        if self.kernel.observers is not None:
+            self.kernel.observers.binding("binding.created", self.name, binding)
         store = self.kernel.store
         if store is not None and source.durable and destination.durable:
             store.binding_added(self.name, source.name, destination.name, destination.is_queue,
@@ -193,6 +199,8 @@ class VirtualHost:
         incoming = self._incoming.get(binding.destination)
         if incoming is not None:
             incoming.pop(binding, None)
+        if self.kernel.observers is not None:
+            self.kernel.observers.binding("binding.deleted", self.name, binding)
         store = self.kernel.store
         if store is not None and source.durable and binding.destination.durable:
             store.binding_removed(self.name, source.name, binding.destination.name,
@@ -305,16 +313,22 @@ class VirtualHost:
         self.queues[name] = queue
         if exclusive_owner is not None:
             self._exclusive.setdefault(exclusive_owner, []).append(queue)
+        if self.kernel.observers is not None:
+            self.kernel.observers.topology("queue.created", self.name, name, queue.queue_type)
         return queue
 
     def delete_exclusive_queues(self, owner: Any) -> None:
         """``owner`` (a connection) closed: delete the queues exclusive to it."""
         for queue in self._exclusive.pop(owner, ()):
-            self.delete_queue_now(queue)
+            self.delete_queue_now(queue, "owner closed")
 
     def queue_purge(self, owner: Any, name: str) -> int:
         """``queue.purge``: drop the ready messages (not dead-lettered); returns how many."""
-        return self.queue_for(owner, name).purge()
+        queue = self.queue_for(owner, name)
+        count = queue.purge()
+        if self.kernel.observers is not None:
+            self.kernel.observers.dropped_many(queue, count, "purged")
+        return count
 
     def queue_delete(self, owner: Any, name: str, if_unused: bool = False,
                      if_empty: bool = False) -> int:
@@ -340,13 +354,17 @@ class VirtualHost:
         self.delete_queue_now(queue)
         return count
 
-    def delete_queue_now(self, queue: Queue) -> None:
-        """Delete without checks (delete, auto-delete, x-expires, owner closed): nothing is dead-lettered."""
+    def delete_queue_now(self, queue: Queue, reason: str = "deleted") -> None:
+        """Delete without checks: nothing is dead-lettered.  ``reason`` (for the ``queue.deleted``
+        event): ``deleted``, ``auto-delete``, ``expired`` (x-expires), ``owner closed``, ``vhost deleted``."""
         if queue.deleted:
             return
         queue.cancel_all_consumers()
-        queue.purge()
+        dropped = queue.purge()
         queue.deleted = True
+        observers = self.kernel.observers
+        if observers is not None:
+            observers.dropped_many(queue, dropped, "queue deleted")
         if self.queues.get(queue.name) is queue:
             del self.queues[queue.name]
         for binding in list(self._incoming.get(queue, ())):
@@ -355,6 +373,8 @@ class VirtualHost:
         owned = self._exclusive.get(queue.exclusive_owner)
         if owned is not None and queue in owned:
             owned.remove(queue)
+        if observers is not None:
+            observers.topology("queue.deleted", self.name, queue.name, queue.queue_type, reason)
         store = self.kernel.store
         if queue.durable and store is not None:
             store.queue_deleted(self.name, queue.name)
@@ -373,6 +393,10 @@ class VirtualHost:
         copy = dead_letter_copy(message, queue.name, reason, dlx_name, dlrk, clock.wall_time())
         keys = [dlrk] if dlrk is not None else routing_keys_of(message, with_bcc=True)
         targets = route(self.exchanges, exchange, keys[0], LAZY_HEADERS, keys[1:] or None, copy)
+        observers = self.kernel.observers
+        if observers is not None:
+            observers.name_copy(copy)
+            observers.dead_lettered(queue, copy, reason, [t for t in targets if not is_cycle(copy, t.name)])
         now = clock.now_ms()
         for target in targets:
             if is_cycle(copy, target.name):

@@ -25,7 +25,7 @@ CORE = pathlib.Path(minimq.__file__).parent
 #: bottom to top; a module may import only modules listed before it
 CORE_ORDER = [
     # leaves
-    "errors", "fieldtypes", "names", "message", "clock",
+    "errors", "fieldtypes", "names", "message", "clock", "events",
     # matchers, exchanges and routing
     "topic", "headers", "exchanges", "routing",
     # rules that need no broker state
@@ -41,7 +41,7 @@ CORE_ORDER = [
     # channel pieces
     "connection", "inbox", "publish_checks", "reply_to", "channel",
     # the public face
-    "broker",
+    "stats", "broker",
 ]
 #: subpackages that sit on the core (they must exist: the list names no plans)
 PLUGINS = ("persistence", "compat", "aio")
