@@ -9,7 +9,7 @@ keys and headers arguments under every ``x-match``.  Then for random messages (r
 * ``explain`` changes nothing: every queue's depth, the vhost's bindings and each topic exchange's
   trie counters and cache are the same afterwards (and ``broker._check()`` passes);
 * a real publish then reaches exactly the queues ``explain`` named, in the same order (as the
-  broker's tracer reports them), with the outcome ``explain`` predicted (routed / nacked / unroutable /
+  broker's route events report them), with the outcome ``explain`` predicted (routed / nacked / unroutable /
   refused, and the same error); queues get random ``x-max-length``/``x-max-length-bytes`` and
   ``x-overflow``, and each reached queue's depth changes as its predicted fate says (enqueued, with
   ``dropped_from_head`` older messages removed; refused; dropped itself), no other queue's changes;
@@ -130,7 +130,7 @@ def snapshot(broker: Broker) -> tuple:
 def test_explain_names_exactly_the_queues_a_publish_reaches(topology: dict, publishes: list[dict]) -> None:
     broker = build(topology)
     routed: list[tuple] = []
-    broker.tracer = lambda kind, channel, message, queues, detail: routed.append((kind, [q.name for q in queues]))
+    subscription = broker.subscribe(lambda event: routed.append((event.kind, list(event.queues))), kinds=["route"])
     try:
         for message in publishes:
             before = snapshot(broker)
@@ -169,6 +169,7 @@ def test_explain_names_exactly_the_queues_a_publish_reaches(topology: dict, publ
                 assert after[fate.queue] - before[0][fate.queue] == change, (fate, text)
             assert all(after[q] == before[0][q] for q in QUEUES if q not in explanation.reached_queues)
     finally:
+        subscription.close()
         broker.close()
 
 
