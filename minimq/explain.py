@@ -34,7 +34,7 @@ Nothing here is used by a publish, so :mod:`minimq.routing` keeps its fast path 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from .errors import AccessRefused, AMQPError, NotFound
@@ -44,6 +44,7 @@ from .message import Properties
 from .names import REPLY_PREFIX
 from .queue import Queue
 from .topic import split_words
+from .topology import Topology
 from .vhost import VirtualHost
 
 __all__ = [
@@ -265,7 +266,9 @@ class Explanation:
     For drawings (the ``Highlight`` protocol): ``visited_exchanges``, ``reached_queues``,
     ``matched_bindings`` and ``unmatched_bindings`` (binding keys, :func:`binding_key`), and
     ``alternate_hops``: ``(exchange, alternate)`` for each alternate exchange the message was handed to.
-    ``str(explanation)`` is :meth:`to_text`.
+    ``str(explanation)`` is :meth:`to_text`.  ``topology`` is the vhost as it was when the message was
+    explained; :meth:`to_svg` (and ``_repr_svg_``, which Jupyter shows), :meth:`to_mermaid` and
+    :meth:`to_dot` draw it with this message's path highlighted and the bindings it missed greyed.
     """
 
     vhost: str
@@ -283,6 +286,27 @@ class Explanation:
     matched_bindings: frozenset[tuple]
     unmatched_bindings: frozenset[tuple]
     alternate_hops: frozenset[tuple[str, str]]
+    topology: Topology | None = field(default=None, compare=False, repr=False)
+
+    def to_svg(self, live: bool = False) -> str:
+        """The vhost's picture (SVG) with this message's path drawn on it."""
+        return self._picture().to_svg(highlight=self, live=live)
+
+    def to_mermaid(self) -> str:
+        """The vhost as Mermaid text with this message's path highlighted."""
+        return self._picture().to_mermaid(highlight=self)
+
+    def to_dot(self) -> str:
+        """The vhost as Graphviz DOT text with this message's path highlighted."""
+        return self._picture().to_dot(highlight=self)
+
+    def _repr_svg_(self) -> str:
+        return self.to_svg()
+
+    def _picture(self) -> Topology:
+        if self.topology is None:
+            raise ValueError("this explanation was built without a topology to draw on")
+        return self.topology
 
     def queue(self, name: str) -> QueueFate:
         """The fate of the reached queue ``name``; ``KeyError`` if the message does not reach it."""
@@ -529,7 +553,8 @@ def explain_publish(vhost: VirtualHost, exchange: str, routing_key: str, propert
     keys = (routing_key,) if not extra else (routing_key, *extra)
     if error is not None:
         return Explanation(vhost.name, exchange, routing_key, keys, headers, REFUSED, error, (), (), (),
-                           frozenset(), frozenset(), frozenset(), frozenset(), frozenset())
+                           frozenset(), frozenset(), frozenset(), frozenset(), frozenset(),
+                           Topology.from_vhost(vhost))
     assert target is not None
     steps, queues, reached_by = _walk(vhost, target, keys, headers)
     priority = None if properties is None else properties.priority
@@ -551,7 +576,7 @@ def explain_publish(vhost: VirtualHost, exchange: str, routing_key: str, propert
                      if s.alternate is not None and s.alternate_result in ("taken", "already visited"))
     return Explanation(vhost.name, exchange, routing_key, keys, headers, outcome, None, tuple(steps), fates,
                        tuple(notes), frozenset(s.exchange for s in steps), frozenset(f.queue for f in fates),
-                       matched, unmatched, hops)
+                       matched, unmatched, hops, Topology.from_vhost(vhost))
 
 
 def _walk(vhost: VirtualHost, first: Exchange, keys: Sequence[str], headers: dict | None
