@@ -8,12 +8,14 @@ the core, never the reverse.
 from .broker import Broker
 from .channel import Channel, PublishOutcome, QueueDeclareOk
 from .connection import Connection
+from .definitions import DefinitionsError, ImportReport, Skipped
 from .clock import Clock, ManualClock, SystemClock
 from .errors import (AccessRefused, AMQPError, ChannelClosed, ChannelError, ChannelErrorHard,
                      CommandInvalid, ConnectionClosed, ConnectionError, ConnectionForced, FrameError,
                      InternalError, ConfirmTimeout, PublishNacked,
                      LoginRefused, NotAllowed, NotFound, NotImplementedByServer, PreconditionFailed, ResourceLocked)
 from .message import Confirm, ConsumerCancelled, Delivery, Message, Properties, Returned
+from .users import PasswordHash, User
 
 __version__ = "0.1.0"
 
@@ -25,5 +27,6 @@ __all__ = [
     "PreconditionFailed", "ConnectionForced", "FrameError", "CommandInvalid", "ChannelErrorHard", "NotAllowed", "LoginRefused",
     "NotImplementedByServer", "InternalError", "ChannelClosed", "ConnectionClosed",
     "ConfirmTimeout", "PublishNacked",
+    "DefinitionsError", "ImportReport", "Skipped", "PasswordHash", "User",
     "__version__",
 ]

@@ -38,8 +38,8 @@ CORE_ORDER = [
     "drawing", "topology",
     # channel pieces
     "connection", "inbox", "publish_checks", "reply_to", "channel",
-    # the public face
-    "broker",
+    # the public face: users, definitions import/export, the broker
+    "users", "definitions", "broker",
 ]
 #: subpackages that sit on the core (they must exist: the list names no plans)
 PLUGINS = ("persistence", "compat", "aio")
