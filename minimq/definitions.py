@@ -17,7 +17,8 @@ What minimq does not model is never dropped silently: each such entry (or policy
 ``minimq.definitions`` logger; ``strict=True`` raises instead, before anything changes.  Where an
 object of the document already exists with a different declaration, RabbitMQ 3.10.8's import keeps
 the existing one without a word (checked on the real server); minimq keeps it too, and reports it in
-:attr:`ImportReport.kept_existing`.
+:attr:`ImportReport.kept_existing`.  A binding to or from an exchange or queue that neither exists nor
+is declared is skipped by RabbitMQ without a word too; minimq reports it in :attr:`ImportReport.dangling`.
 
 Export reads the state under the broker's lock and returns one dict, in the full form or (given a
 vhost) the single-vhost form, with every list in a fixed order, so equal states export equal dicts.
@@ -103,11 +104,15 @@ class ImportReport:
     ``applied``: per section, how many entries were created or replaced.  ``unsupported``: entries and
     policy keys minimq does not model.  ``kept_existing``: entries naming an object that already
     exists with a different declaration; the existing object was kept, as RabbitMQ's import keeps it.
+    ``dangling``: bindings whose source or destination neither exists nor is declared by the document;
+    RabbitMQ 3.10.8's import skips them without a word (and its own export lists the bindings of the
+    internal exchanges it leaves out), so minimq skips them too, and reports them.
     """
 
     applied: dict[str, int] = field(default_factory=dict)
     unsupported: list[Skipped] = field(default_factory=list)
     kept_existing: list[Skipped] = field(default_factory=list)
+    dangling: list[Skipped] = field(default_factory=list)
 
 
 class DefinitionsTarget(Protocol):
@@ -523,8 +528,9 @@ class _Planner:
             if (vhost, source) in self.left_out_exchanges:
                 self.unsupported(path, f"its source exchange {source!r} is not imported")
                 return
-            raise DefinitionsError(f"{path}.source", f"exchange {source!r} does not exist in vhost {vhost!r} and "
-                                   "the document does not declare it")
+            self.report.dangling.append(Skipped(path, f"exchange {source!r} does not exist in vhost {vhost!r} and "
+                                                "the document does not declare it"))
+            return
         if destination_type == "queue":
             found = self.queues.get((vhost, destination)) or self.existing_queue(vhost, destination)
             left_out = (vhost, destination) in self.left_out_queues
@@ -535,8 +541,9 @@ class _Planner:
             if left_out:
                 self.unsupported(path, f"its destination {destination_type} {destination!r} is not imported")
                 return
-            raise DefinitionsError(f"{path}.destination", f"{destination_type} {destination!r} does not exist in "
-                                   f"vhost {vhost!r} and the document does not declare it")
+            self.report.dangling.append(Skipped(path, f"{destination_type} {destination!r} does not exist in "
+                                                f"vhost {vhost!r} and the document does not declare it"))
+            return
         if getattr(found, "exclusive_owner", None) is not None:
             self.unsupported(path, f"queue {destination!r} is exclusive to a connection")
             return
@@ -563,7 +570,7 @@ def import_definitions(target: DefinitionsTarget, source: str | os.PathLike[str]
     and nothing changes.  Entries minimq does not model are reported in the returned
     :class:`ImportReport` (and logged, one warning each); with ``strict=True`` they raise
     :class:`DefinitionsError` instead, before anything changes, as do entries that conflict with
-    existing objects.  Policies and users of the same name are replaced; existing vhosts, exchanges,
+    existing objects and dangling bindings.  Policies and users of the same name are replaced; existing vhosts, exchanges,
     queues and bindings are kept.
     """
     if not isinstance(vhost, str):
@@ -571,7 +578,7 @@ def import_definitions(target: DefinitionsTarget, source: str | os.PathLike[str]
     planner = _Planner(load_document(source), target, vhost)
     planner.plan()
     report = planner.report
-    skipped = report.unsupported + report.kept_existing
+    skipped = report.unsupported + report.kept_existing + report.dangling
     if strict and skipped:
         first = skipped[0]
         more = f" (and {len(skipped) - 1} more: {'; '.join(str(s) for s in skipped[1:])})" if len(skipped) > 1 else ""
@@ -580,6 +587,8 @@ def import_definitions(target: DefinitionsTarget, source: str | os.PathLike[str]
         logger.warning("definitions import: not applied: %s", entry)
     for entry in report.kept_existing:
         logger.warning("definitions import: kept the existing object: %s", entry)
+    for entry in report.dangling:
+        logger.warning("definitions import: binding skipped: %s", entry)
     _apply(planner, target)
     return report
 

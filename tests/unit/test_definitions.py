@@ -242,10 +242,6 @@ ERROR_CASES = [
     ("bindings.3.arguments.x-match", "some",
      r"bindings[3].arguments: Invalid x-match field value <<\"some\">>; expected all, any, all-with-x, or "
      r"any-with-x"),
-    ("bindings.1.destination", "nope",
-     r"bindings[1].destination: queue 'nope' does not exist in vhost 'defs' and the document does not declare it"),
-    ("bindings.0.source", "ghost",
-     r"bindings[0].source: exchange 'ghost' does not exist in vhost 'defs' and the document does not declare it"),
     ("bindings.0.destination_type", "topic", r"bindings[0].destination_type: must be 'queue' or 'exchange', got 'topic'"),
     ("policies.0.definition.message-ttl", "soon",
      r"policies[0].definition: message-ttl must be an integer >= 0, got 'soon'"),
@@ -372,6 +368,21 @@ def test_existing_objects_declared_differently_are_kept_and_reported(broker):
     assert any(b.destination.name == "inner" for b in broker.get_exchange("orders", VHOST).bindings.values())
     with pytest.raises(DefinitionsError, match=r"^exchanges\[0\]: the existing exchange is kept"):
         broker.import_definitions(rich_document(), strict=True)
+
+
+def test_dangling_bindings_are_skipped_and_reported_as_rabbitmq_skips_them(broker):
+    doc = rich_document()
+    doc["bindings"][1]["destination"] = "nope"
+    doc["bindings"][0]["source"] = "ghost"
+    report = broker.import_definitions(doc)
+    assert [str(s) for s in report.dangling] == [
+        "bindings[0]: exchange 'ghost' does not exist in vhost 'defs' and the document does not declare it",
+        "bindings[1]: queue 'nope' does not exist in vhost 'defs' and the document does not declare it"]
+    assert report.applied["bindings"] == 3
+    assert broker.get_exchange("inner", VHOST).bindings == {}
+    with pytest.raises(DefinitionsError, match=r"^bindings\[0\]: exchange 'ghost' does not exist"):
+        with Broker() as fresh:
+            fresh.import_definitions(doc, strict=True)
 
 
 def test_importing_twice_changes_nothing_and_replaces_policies(broker):
