@@ -162,9 +162,14 @@ class Broker:
         raises 403 :class:`LoginRefused`.  Protocol facades call it when the client logs in, before
         the client names a vhost."""
         with self._kernel:
-            if self._users.get(user) != password:
-                raise LoginRefused("Login was refused using authentication mechanism PLAIN. "
-                                   "For details see the broker logfile.")
+            self._check_login(user, password)
+
+    def _check_login(self, user: str, password: str) -> None:
+        """403 :class:`LoginRefused` for an unknown user or a wrong password (lock held)."""
+        known = self._users.get(user)
+        if known is None or not known.check_password(password):
+            raise LoginRefused("Login was refused using authentication mechanism PLAIN. "
+                               "For details see the broker logfile.")
 
     def connect(self, vhost: str = "/", user: str = "guest", password: str | None = None) -> Connection:
         """Open a connection to ``vhost`` as ``user``.
@@ -177,10 +182,8 @@ class Broker:
         with self._kernel as kernel:
             if kernel.closed:
                 raise ConnectionForced("broker forced connection closure with reason 'shutdown'")
-            known = self._users.get(user)
-            if password is not None and (known is None or not known.check_password(password)):
-                raise LoginRefused("Login was refused using authentication mechanism PLAIN. "
-                                   "For details see the broker logfile.")
+            if password is not None:
+                self._check_login(user, password)
             connection = Connection(kernel, self._vhost(vhost), user, Channel, self._connections)
             self._connections.add(connection)
             return connection
