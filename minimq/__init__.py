@@ -9,6 +9,7 @@ from .broker import Broker
 from .channel import Channel, PublishOutcome, QueueDeclareOk
 from .connection import Connection
 from .stats import format_table
+from .definitions import DefinitionsError, ImportReport, Skipped
 from .clock import Clock, ManualClock, SystemClock
 from .errors import (AccessRefused, AMQPError, ChannelClosed, ChannelError, ChannelErrorHard,
                      CommandInvalid, ConnectionClosed, ConnectionError, ConnectionForced, FrameError,
@@ -16,6 +17,7 @@ from .errors import (AccessRefused, AMQPError, ChannelClosed, ChannelError, Chan
                      LoginRefused, NotAllowed, NotFound, NotImplementedByServer, PreconditionFailed, ResourceLocked)
 from .events import EVENT_KINDS, Event, Subscription
 from .message import Confirm, ConsumerCancelled, Delivery, Message, Properties, Returned
+from .users import PasswordHash, User
 
 __version__ = "0.1.0"
 
@@ -28,5 +30,6 @@ __all__ = [
     "NotImplementedByServer", "InternalError", "ChannelClosed", "ConnectionClosed",
     "ConfirmTimeout", "PublishNacked",
     "Event", "Subscription", "EVENT_KINDS", "format_table",
+    "DefinitionsError", "ImportReport", "Skipped", "PasswordHash", "User",
     "__version__",
 ]

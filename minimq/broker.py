@@ -11,11 +11,13 @@ connection to one; :meth:`get_queue` and :meth:`get_exchange` included.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+import os
+from typing import Any, Callable, Iterable, Mapping
 
 from .channel import Channel
 from .clock import Clock
 from .connection import Connection
+from .definitions import ImportReport, export_definitions, import_definitions
 from .drawing import to_svg
 from .errors import ConnectionForced, LoginRefused, NotAllowed
 from .events import Event, Subscription
@@ -33,6 +35,7 @@ from .stats import (BindingInfo, ChannelInfo, ConnectionInfo, ConsumerInfo, Exch
                     exchange_infos, queue_infos)
 from .store import Store
 from .topology import Topology
+from .users import PasswordHash, User
 from .vhost import VirtualHost
 
 __all__ = ["Broker"]
@@ -58,8 +61,9 @@ class Broker:
     def __init__(self, clock: Clock | None = None, store: Store | None = None) -> None:
         kernel = self._kernel = Kernel(clock)
         self._connections: set[Connection] = set()
-        #: user -> password, checked when a connection gives a password (RabbitMQ's default user)
-        self._users: dict[str, str] = {"guest": "guest"}
+        #: user name -> User, checked when a connection gives a password (RabbitMQ's default user)
+        self._users: dict[str, User] = {
+            "guest": User("guest", PasswordHash.for_password("guest"), ("administrator",))}
         self.vhosts: dict[str, VirtualHost] = {"/": VirtualHost(kernel, "/")}
         self._stats: StatsCollector | None = None
         if store is not None:
@@ -175,12 +179,36 @@ class Broker:
             if kernel.store is not None:
                 kernel.store.vhost_deleted(name)
 
-    def add_user(self, name: str, password: str) -> None:
-        """Add a user (or change its password); ``guest``/``guest`` exists from the start."""
-        if not isinstance(name, str) or not isinstance(password, str):
-            raise TypeError("user name and password must be str")
+    def add_user(self, name: str, password: str | None = None, *, password_hash: PasswordHash | None = None,
+                 tags: Iterable[str] = ()) -> None:
+        """Add a user (or replace one): its password is kept as a salted hash, as RabbitMQ keeps it.
+
+        Give ``password`` (hashed here with sha256 and a random salt) or a ready ``password_hash``
+        (e.g. ``PasswordHash.from_encoded`` of a RabbitMQ export), not both; with neither the user
+        has no password and cannot log in with one.  ``tags`` are kept for export only.
+        ``guest``/``guest`` (tag ``administrator``) exists from the start.
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"user name must be str, not {type(name).__name__}")
+        if password is not None and password_hash is not None:
+            raise ValueError("give a password or a password_hash, not both")
+        if password is not None:
+            if not isinstance(password, str):
+                raise TypeError(f"password must be str, not {type(password).__name__}")
+            password_hash = PasswordHash.for_password(password)
+        elif password_hash is not None and not isinstance(password_hash, PasswordHash):
+            raise TypeError(f"password_hash must be a PasswordHash, not {type(password_hash).__name__}")
+        tags = (tags,) if isinstance(tags, str) else tuple(tags)
+        if not all(isinstance(tag, str) for tag in tags):
+            raise TypeError("user tags must be str")
+        user = User(name, password_hash, tags)
         with self._kernel:
-            self._users[name] = password
+            self._users[name] = user
+
+    def users(self) -> list[User]:
+        """Every user, sorted by name."""
+        with self._kernel:
+            return [self._users[name] for name in sorted(self._users)]
 
     def delete_user(self, name: str) -> None:
         """Remove a user; its open connections stay open (as in RabbitMQ until they reconnect)."""
@@ -192,9 +220,14 @@ class Broker:
         raises 403 :class:`LoginRefused`.  Protocol facades call it when the client logs in, before
         the client names a vhost."""
         with self._kernel:
-            if self._users.get(user) != password:
-                raise LoginRefused("Login was refused using authentication mechanism PLAIN. "
-                                   "For details see the broker logfile.")
+            self._check_login(user, password)
+
+    def _check_login(self, user: str, password: str) -> None:
+        """403 :class:`LoginRefused` for an unknown user or a wrong password (lock held)."""
+        known = self._users.get(user)
+        if known is None or not known.check_password(password):
+            raise LoginRefused("Login was refused using authentication mechanism PLAIN. "
+                               "For details see the broker logfile.")
 
     def connect(self, vhost: str = "/", user: str = "guest", password: str | None = None) -> Connection:
         """Open a connection to ``vhost`` as ``user``.
@@ -207,9 +240,8 @@ class Broker:
         with self._kernel as kernel:
             if kernel.closed:
                 raise ConnectionForced("broker forced connection closure with reason 'shutdown'")
-            if password is not None and self._users.get(user) != password:
-                raise LoginRefused("Login was refused using authentication mechanism PLAIN. "
-                                   "For details see the broker logfile.")
+            if password is not None:
+                self._check_login(user, password)
             connection = Connection(kernel, self._vhost(vhost), user, Channel, self._connections)
             self._connections.add(connection)
             return connection
@@ -362,6 +394,22 @@ class Broker:
             if q is None:
                 raise KeyError(f"no queue {queue!r} in vhost {vhost!r}")
             return target.effective_arguments(q)
+
+    # -- definitions ----------------------------------------------------------------------------
+    def import_definitions(self, source: str | os.PathLike[str] | Mapping[str, Any], *, vhost: str = "/",
+                           strict: bool = False) -> ImportReport:
+        """Import RabbitMQ definitions (a dict, or the path of a JSON file): see docs/definitions.md.
+
+        Validates everything first: :class:`~minimq.definitions.DefinitionsError` (a ``ValueError``
+        naming the entry and the field) and no change for a malformed document.  What minimq does not
+        model is listed in the report's ``unsupported`` (``strict=True``: raised instead, before any
+        change).  Entries without a ``vhost`` field go to ``vhost``.
+        """
+        return import_definitions(self, source, vhost=vhost, strict=strict)
+
+    def export_definitions(self, vhost: str | None = None) -> dict[str, Any]:
+        """The broker's state in RabbitMQ's definitions format (``vhost``: the single-vhost form)."""
+        return export_definitions(self, vhost)
 
     def __repr__(self) -> str:
         return f"Broker(vhosts={list(self.vhosts)}, clock={self._kernel.clock!r})"

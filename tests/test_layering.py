@@ -40,8 +40,8 @@ CORE_ORDER = [
     "explain",
     # channel pieces
     "connection", "inbox", "publish_checks", "reply_to", "channel",
-    # the public face
-    "stats", "broker",
+    # the public face: stats, users, definitions import/export, the broker
+    "stats", "users", "definitions", "broker",
 ]
 #: subpackages that sit on the core (they must exist: the list names no plans)
 PLUGINS = ("persistence", "compat", "aio")
