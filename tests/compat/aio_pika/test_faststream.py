@@ -43,7 +43,7 @@ from faststream.rabbit import (  # noqa: E402
 from faststream.rabbit.annotations import RabbitMessage  # noqa: E402
 from yarl import URL  # noqa: E402
 
-from minimq.compat.aio_pika import install, uninstall  # noqa: E402
+from minimq.compat.aio_pika import current, install, uninstall  # noqa: E402
 
 #: the URL the apps are written with; the patch serves it in process
 APP_URL = "amqp://guest:guest@localhost:5672/"
@@ -63,6 +63,24 @@ def rabbitmq_unreachable() -> str | None:
             return None
     except OSError as error:
         return f"RabbitMQ not reachable at {url.host}:{url.port} ({error}); set MINIMQ_RABBITMQ_URL"
+
+
+def in_delivery_order(records: list[tuple[int, Any]]) -> list[Any]:
+    """The values of ``(delivery tag, value)`` records, in the order the broker delivered them.
+
+    aiormq runs each delivery's callback as a task of its own, so handlers can start in another order
+    than their messages arrived (seen on RabbitMQ too); the order a queue delivers in is the
+    broker's, and it is what the scenarios compare.
+    """
+    return [value for _, value in sorted(records, key=lambda record: record[0])]
+
+
+def tagged(message: Any, value: Any) -> tuple[int, Any]:
+    """``(delivery tag, value)`` for :func:`in_delivery_order` (tags grow on a channel).  The test
+    double's messages have no tag: it calls handlers inside ``publish``, in order, and a tag of 0 for
+    all keeps that order (the sort is stable)."""
+    tag = message.raw_message.delivery_tag
+    return (0 if tag is None else tag), value
 
 
 def run(coro: Awaitable[Any]) -> Any:
@@ -151,9 +169,23 @@ class Target:
 @pytest.fixture
 def minimq_patch(broker):
     """The aio-pika patch serving the test's broker (its invariants are checked afterwards)."""
+    whole_run = current()
+    if whole_run is not None:  # installed for the whole run: serve this test's broker, leave it installed
+        previous = whole_run.broker
+        whole_run.use(broker)
+        yield whole_run
+        whole_run.use(previous)
+        return
     patch = install(broker)
     yield patch
     uninstall()
+
+
+def rabbitmq_unusable() -> str | None:
+    """None when the rabbitmq half can reach a real server, else why not."""
+    if current() is not None:
+        return "the aio-pika patch is installed for the whole run, so no connection reaches RabbitMQ"
+    return rabbitmq_unreachable()
 
 
 @pytest.fixture(params=["minimq", "rabbitmq"])
@@ -162,7 +194,7 @@ def target(request):
     if request.param == "minimq":
         request.getfixturevalue("minimq_patch")
     else:
-        why = rabbitmq_unreachable()
+        why = rabbitmq_unusable()
         if why:
             if os.environ.get("MINIMQ_REQUIRE_RABBITMQ") == "1":
                 pytest.fail("MINIMQ_REQUIRE_RABBITMQ=1 but " + why)
@@ -228,17 +260,17 @@ async def topic_hash_matches_zero_words(target: Target) -> dict:
     """``a.#`` matches ``a`` (``#`` is zero or more words), ``a.b`` and ``a.b.c``, not ``b.a``."""
     app = target.app()
     logs = target.exchange("logs", ExchangeType.TOPIC)
-    received: list[str] = []
+    received: list[tuple[int, str]] = []
 
     @app.subscriber(target.queue("a-and-below", routing_key="a.#"), logs)
     async def handle(body: str, message: RabbitMessage) -> None:
-        received.append(message.raw_message.routing_key)
+        received.append(tagged(message, message.raw_message.routing_key))
 
     async with target.running(app):
         for key in ("a", "b.a", "a.b", "a.b.c"):
             await target.publish(app, key, exchange=logs, routing_key=key)
         await target.until(lambda: len(received) >= 3)
-    return {"received": received, "publish_errors": target.publish_errors}
+    return {"received": in_delivery_order(received), "publish_errors": target.publish_errors}
 
 
 async def competing_consumers(target: Target) -> dict:
@@ -271,7 +303,7 @@ async def queue_keeps_messages_until_a_consumer_comes(target: Target) -> dict:
     """Messages published to a queue nobody consumes wait in it; a subscriber started later gets them."""
     app = target.app()
     later = target.queue("later")
-    received: list[str] = []
+    received: list[tuple[int, str]] = []
 
     async with target.running(app):
         await app.declare_queue(later)
@@ -281,13 +313,13 @@ async def queue_keeps_messages_until_a_consumer_comes(target: Target) -> dict:
         late_subscriber = app.subscriber(later)
 
         @late_subscriber
-        async def record(body: str) -> None:
-            received.append(body)
+        async def record(body: str, message: RabbitMessage) -> None:
+            received.append(tagged(message, body))
 
         await late_subscriber.start()
         await target.until(lambda: len(received) >= 3)
         await late_subscriber.stop()
-    return {"received": received, "publish_errors": target.publish_errors}
+    return {"received": in_delivery_order(received), "publish_errors": target.publish_errors}
 
 
 async def headers_exchange_any_and_all(target: Target) -> dict:
@@ -295,20 +327,20 @@ async def headers_exchange_any_and_all(target: Target) -> dict:
     whose names start with ``x-`` are not compared (all of no headers is always true)."""
     app = target.app()
     documents = target.exchange("documents", ExchangeType.HEADERS)
-    received: dict[str, list[str]] = {"all": [], "any": [], "x-tenant (all)": []}
+    received: dict[str, list[tuple[int, str]]] = {"all": [], "any": [], "x-tenant (all)": []}
     wanted = {"format": "pdf", "kind": "report"}
 
     @app.subscriber(target.queue("pdf-reports", bind_arguments={"x-match": "all", **wanted}), documents)
-    async def match_all(body: str) -> None:
-        received["all"].append(body)
+    async def match_all(body: str, message: RabbitMessage) -> None:
+        received["all"].append(tagged(message, body))
 
     @app.subscriber(target.queue("pdf-or-report", bind_arguments={"x-match": "any", **wanted}), documents)
-    async def match_any(body: str) -> None:
-        received["any"].append(body)
+    async def match_any(body: str, message: RabbitMessage) -> None:
+        received["any"].append(tagged(message, body))
 
     @app.subscriber(target.queue("tenant", bind_arguments={"x-match": "all", "x-tenant": "acme"}), documents)
-    async def match_x_key(body: str) -> None:
-        received["x-tenant (all)"].append(body)
+    async def match_x_key(body: str, message: RabbitMessage) -> None:
+        received["x-tenant (all)"].append(tagged(message, body))
 
     messages = {"pdf report": {"format": "pdf", "kind": "report"},
                 "pdf invoice": {"format": "pdf", "kind": "invoice"},
@@ -318,7 +350,8 @@ async def headers_exchange_any_and_all(target: Target) -> dict:
         for body, headers in messages.items():
             await target.publish(app, body, exchange=documents, headers=headers)
         await target.until(lambda: sum(map(len, received.values())) >= 7)
-    return {"received": received, "publish_errors": target.publish_errors}
+    return {"received": {queue: in_delivery_order(records) for queue, records in received.items()},
+            "publish_errors": target.publish_errors}
 
 
 async def exchange_to_exchange_binding(target: Target) -> dict:
@@ -326,17 +359,17 @@ async def exchange_to_exchange_binding(target: Target) -> dict:
     app = target.app()
     events = target.exchange("events", ExchangeType.TOPIC)
     orders = target.exchange("order-events", ExchangeType.FANOUT, bind_to=events, routing_key="order.*")
-    received: list[str] = []
+    received: list[tuple[int, str]] = []
 
     @app.subscriber(target.queue("order-audit"), orders)
     async def audit(body: str, message: RabbitMessage) -> None:
-        received.append(message.raw_message.routing_key)
+        received.append(tagged(message, message.raw_message.routing_key))
 
     async with target.running(app):
         for key in ("user.created", "order.created", "order.paid"):
             await target.publish(app, key, exchange=events, routing_key=key)
         await target.until(lambda: len(received) >= 2)
-    return {"received": received, "publish_errors": target.publish_errors}
+    return {"received": in_delivery_order(received), "publish_errors": target.publish_errors}
 
 
 async def rejected_message_is_dead_lettered(target: Target) -> dict:
