@@ -27,8 +27,10 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 import pytest
 
-pytest.importorskip("faststream.rabbit", reason="FastStream with its rabbit extra is not installed "
-                                                "(pip install 'faststream[rabbit]')")
+# ImportError, not only ModuleNotFoundError: faststream.rabbit raises ImportError when FastStream is
+# installed without its rabbit extra (no aio-pika)
+pytest.importorskip("faststream.rabbit", exc_type=ImportError,
+                    reason="FastStream with its rabbit extra is not installed (pip install 'faststream[rabbit]')")
 
 import aio_pika  # noqa: E402
 from faststream.exceptions import NackMessage, RejectMessage, SubscriberNotFound  # noqa: E402
@@ -43,7 +45,7 @@ from faststream.rabbit import (  # noqa: E402
 from faststream.rabbit.annotations import RabbitMessage  # noqa: E402
 from yarl import URL  # noqa: E402
 
-from minimq.compat.aio_pika import current, install, uninstall  # noqa: E402
+from minimq.compat.aio_pika import current  # noqa: E402
 
 #: the URL the apps are written with; the patch serves it in process
 APP_URL = "amqp://guest:guest@localhost:5672/"
@@ -167,18 +169,11 @@ class Target:
 
 
 @pytest.fixture
-def minimq_patch(broker):
-    """The aio-pika patch serving the test's broker (its invariants are checked afterwards)."""
-    whole_run = current()
-    if whole_run is not None:  # installed for the whole run: serve this test's broker, leave it installed
-        previous = whole_run.broker
-        whole_run.use(broker)
-        yield whole_run
-        whole_run.use(previous)
-        return
-    patch = install(broker)
-    yield patch
-    uninstall()
+def minimq_patch(minimq_aio_pika_patch):
+    """The aio-pika patch on a fresh broker (minimq's pytest plugin); the broker's invariants are
+    checked when the test ends."""
+    yield minimq_aio_pika_patch
+    minimq_aio_pika_patch.broker._check()
 
 
 def rabbitmq_unusable() -> str | None:
