@@ -144,9 +144,11 @@ class Target:
 
     async def until(self, condition: Callable[[], bool]) -> None:
         """Wait for ``condition`` (which the scenario expects to become true), then listen a little
-        longer for deliveries that should not come.  The double delivers inside ``publish``, so
-        there is nothing to wait for."""
+        longer for deliveries that should not come.  The double does not route as the scenario
+        expects, so its condition may never hold: it gets only the quiet period, which is enough
+        for handlers it runs in the background."""
         if self.kind == "test-double":
+            await asyncio.sleep(QUIET)
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + LIVENESS
@@ -410,8 +412,9 @@ async def nacked_message_is_redelivered(target: Target) -> dict:
     return {"deliveries": deliveries, "publish_errors": target.publish_errors}
 
 
-#: scenario -> (what RabbitMQ 3.10 does, what TestRabbitBroker alone does instead)
-SCENARIOS: dict[Callable[[Target], Awaitable[dict]], tuple[dict, dict]] = {
+#: scenario -> (what RabbitMQ 3.10 does, what TestRabbitBroker alone does instead: one outcome, or a
+#: list of them where FastStream versions differ)
+SCENARIOS: dict[Callable[[Target], Awaitable[dict]], tuple[dict, dict | list[dict]]] = {
     topic_hash_matches_zero_words: (
         {"received": ["a", "a.b", "a.b.c"], "publish_errors": []},
         {"received": ["a.b", "a.b.c"],
@@ -419,7 +422,9 @@ SCENARIOS: dict[Callable[[Target], Awaitable[dict]], tuple[dict, dict]] = {
     ),
     competing_consumers: (
         {"each handled once": True, "both instances worked": True, "handlings": 20},
-        {"each handled once": False, "both instances worked": True, "handlings": 40},
+        # FastStream 0.7.8: both instances handle every message; 0.6.0: only the publishing app's
+        [{"each handled once": False, "both instances worked": True, "handlings": 40},
+         {"each handled once": True, "both instances worked": False, "handlings": 20}],
     ),
     queue_keeps_messages_until_a_consumer_comes: (
         {"received": ["first", "second", "third"], "publish_errors": []},
@@ -460,7 +465,7 @@ def test_routing(scenario, target):
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS), ids=lambda s: s.__name__)
 def test_test_double_differs(scenario):
-    rabbitmq_outcome, double_outcome = SCENARIOS[scenario]
+    rabbitmq_outcome, double_outcomes = SCENARIOS[scenario]
     outcome = run(scenario(Target("test-double")))
     assert outcome != rabbitmq_outcome
-    assert outcome == double_outcome
+    assert outcome in (double_outcomes if isinstance(double_outcomes, list) else [double_outcomes])
