@@ -5,7 +5,7 @@ Two kinds of test:
 * ``test_app_*``: a small FastStream app (an order handler that publishes to a second subscriber)
   tested the FastStream way, with ``TestRabbitBroker(broker, with_real=True)``: the handlers'
   ``.mock`` records the calls while every message really goes through the broker.
-* ``test_routing[<scenario>-<target>]``: scenarios where FastStream's own test double,
+* ``test_routing[<target>-<scenario>]``: scenarios where FastStream's own test double,
   ``TestRabbitBroker`` without a real connection, does not route as RabbitMQ does.  Each scenario
   runs on minimq and, when a server answers, on RabbitMQ, and both must give the outcome written
   next to the scenario (so the two give the same outcome).  ``test_test_double_differs[<scenario>]``
