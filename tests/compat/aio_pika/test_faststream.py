@@ -275,9 +275,10 @@ async def competing_consumers(target: Target) -> dict:
     first, second = target.app(), target.app()
     work = target.queue("work")
     handled: dict[str, list[int]] = {"first": [], "second": []}
-    one_at_a_time = Channel(prefetch_count=1)
 
-    @first.subscriber(work, channel=one_at_a_time)
+    # prefetch 1: an instance holds one message at a time, so the queue hands the next to whichever
+    # instance is free, as it would to a pool of workers
+    @first.subscriber(work, channel=Channel(prefetch_count=1))
     async def first_instance(n: int) -> None:
         handled["first"].append(n)
         await asyncio.sleep(0.005)  # some work, so the other instance gets its turn
