@@ -141,9 +141,18 @@ class Channel:
             self._failed(error)
             raise
 
-    def _settle(self, operation: Callable[..., Any], *args: Any) -> None:
-        """Settle a delivery through the core channel that received it (used by Delivery)."""
-        self._call(operation, *args)
+    def _settlement_failed(self, error: Exception) -> None:
+        """A settlement on one of this channel's core channels raised ``error`` (used by Delivery,
+        which then raises ``error`` itself unless this raises first).
+
+        An AMQP refusal closes what it closes.  A closed core channel of an aio channel that is
+        closed as a whole raises the aio channel's ``ChannelClosed`` (with the cause that closed
+        it); a core channel closed alone (its consumer was cancelled) leaves ``error`` as it is.
+        """
+        if isinstance(error, AMQPError):
+            self._failed(error)
+        elif isinstance(error, ChannelClosed):
+            self._check_open()
 
     def _failed(self, error: AMQPError) -> None:
         if error.closes_connection:
@@ -315,8 +324,14 @@ class Channel:
         publishes awaited at once share a commit), and a failed commit raises the store's error.
         After ``confirm_select(wait=False)`` it returns at once: await :meth:`wait_for_confirms`.
         """
+        if self._shut:
+            self._check_open()
         core = self.core
-        outcome = self._call(core.basic_publish, exchange, routing_key, body, properties, mandatory)
+        try:
+            outcome = core.basic_publish(exchange, routing_key, body, properties, mandatory)
+        except AMQPError as error:
+            self._failed(error)
+            raise
         if self._confirm_wait:
             seq = core.publish_seq
             if core.confirmed_seq < seq:
@@ -364,7 +379,9 @@ class Channel:
             self._failed(error)
             raise
         sub = Subscription(self, sub_channel, True, auto_ack)
-        sub.pump = EventPump(self.loop, sub_channel, sub.on_event)
+        # the subscription's handler only buffers deliveries: a publish on the loop's thread hands
+        # them over at once (see minimq.aio.pump)
+        sub.pump = EventPump(self.loop, sub_channel, sub.on_event, drain_inline=True)
         try:
             if self._qos is not None and self._qos[0]:
                 sub_channel.basic_qos(0, self._qos[0], self._qos[1])

@@ -76,7 +76,9 @@ class Subscription:
         self.auto_ack = auto_ack
         self.tag: str | None = None
         self.buffer: deque[Delivery] = deque()
-        self.ready = asyncio.Event()
+        #: futures of the tasks waiting in ``__anext__`` (one each, so cancelling one task cancels
+        #: only its own wait); resolved and cleared when something arrives or the consumer ends
+        self.waiters: list[asyncio.Future] = []
         #: no more deliveries: cancelled by the client, failed, or the server's cancel was consumed
         self.ended = False
         self.server_cancelled = False
@@ -92,19 +94,31 @@ class Subscription:
         self.pump: Any = None
 
     def on_event(self, event: Any) -> None:
-        """An event of this consumer's channel (pump, loop thread); ``None``: the channel closed."""
+        """An event of this consumer's channel (pump, loop thread); ``None``: the channel closed.
+
+        Runs no application code: its pump may call it inside the publish that made the delivery."""
         if self.ended:
             return
-        if event is None:
-            if self.core.is_closed:
-                self.fail(None)
-        elif type(event) is CoreDelivery:
+        if type(event) is CoreDelivery:
             if self.own_channel or event.consumer_tag == self.tag:
                 self.buffer.append(Delivery(event, self.owner, self.auto_ack))
-                self.ready.set()
+                if self.waiters:
+                    self.wake()
+        elif event is None:
+            if self.core.is_closed:
+                self.fail(None)
         elif type(event) is ConsumerCancelled and event.consumer_tag == self.tag:
             self.server_cancelled = True
-            self.ready.set()
+            self.wake()
+
+    def wake(self) -> None:
+        """Wake every task waiting in ``__anext__``: each looks at the buffer and the state again."""
+        waiters = self.waiters
+        if waiters:
+            self.waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def fail(self, cause: Any) -> None:
         """The consumer's channel (or its aio channel) was closed by an error or by the broker."""
@@ -122,7 +136,7 @@ class Subscription:
             return
         self.ended = True
         self.buffer.clear()  # returned to the queue by the close below
-        self.ready.set()
+        self.wake()
         task = self.task
         if task is not None:  # a long-lived task keeps no reference to the consumers it closed
             task.remove_done_callback(self.task_done)
@@ -206,10 +220,13 @@ class ConsumerIterator:
                 pump.drain()
                 if sub.buffer or sub.ended or sub.server_cancelled:
                     continue
-            sub.ready.clear()
+            waiter = sub.owner.loop.create_future()
+            sub.waiters.append(waiter)
             try:
-                await sub.ready.wait()
+                await waiter
             except BaseException:  # cancelled while waiting: the consumer goes with the task
+                if waiter in sub.waiters:
+                    sub.waiters.remove(waiter)
                 sub.close()
                 raise
 
