@@ -11,7 +11,8 @@ import threading
 
 import pytest
 
-from minimq import Broker, ConfirmTimeout, Properties, PublishNacked, PublishOutcome
+from minimq import Broker, ChannelClosed, ConfirmTimeout, Properties, PublishNacked, PublishOutcome
+from minimq.errors import NotFound, NotImplementedByServer
 from minimq.persistence import SQLiteStore, StoreIOError
 
 P2 = Properties(delivery_mode=2)
@@ -152,6 +153,68 @@ def test_a_failed_commit_nacks_with_the_store_error(async_channel, monkeypatch):
     broker = reopen_after(broker)
     assert len(list(broker.get_queue("q").ready_messages())) == 51
     broker.close()
+
+
+@pytest.mark.parametrize("how", ["channel.close", "connection.close", "channel error", "hard error on a sibling",
+                                 "vhost deleted", "broker.close"])
+def test_a_close_wakes_wait_for_confirms_at_once_with_channel_closed(reopen, monkeypatch, how):
+    """wait_for_confirms (no timeout) with a commit that cannot finish: closing the channel, however it
+    is closed, raises ChannelClosed carrying the cause in the waiting thread; nothing else could wake it."""
+    broker = reopen()
+    vhost = "v" if how == "vhost deleted" else "/"
+    if vhost != "/":
+        broker.add_vhost(vhost)
+    connection = broker.connect(vhost)
+    ch = connection.channel()
+    ch.queue_declare("q", durable=True)
+    ch.confirm_select(wait=False)
+    gate = Gate(broker.store, monkeypatch)
+    ch.basic_publish("", "q", b"x", P2)
+    assert gate.entered.wait(30)
+    raised = []
+    waiting = threading.Event()
+
+    def wait():
+        waiting.set()
+        try:
+            ch.wait_for_confirms()
+        except BaseException as error:  # noqa: B902 - whatever it is, the test looks at it
+            raised.append(error)
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    assert waiting.wait(30)
+    closer = None
+    if how == "channel.close":
+        ch.close()
+        code = None
+    elif how == "connection.close":
+        connection.close()
+        code = None
+    elif how == "channel error":
+        with pytest.raises(NotFound):
+            ch.basic_publish("no-such-exchange", "q", b"y")
+        code = 404
+    elif how == "hard error on a sibling":
+        with pytest.raises(NotImplementedByServer):
+            connection.channel().basic_qos(prefetch_size=1)
+        code = 540
+    elif how == "vhost deleted":
+        broker.delete_vhost(vhost)
+        code = 320
+    else:  # broker.close() closes the connections, then waits for the (held) store: its own thread
+        closer = threading.Thread(target=broker.close, daemon=True)
+        closer.start()
+        code = 320
+    waiter.join(60)
+    assert not waiter.is_alive() and not gate.open.is_set(), "wait_for_confirms did not wake on the close"
+    assert len(raised) == 1 and type(raised[0]) is ChannelClosed, raised
+    assert (raised[0].cause is None) if code is None else (raised[0].cause.reply_code == code)
+    with pytest.raises(ChannelClosed):  # and a wait that starts after the close raises at once
+        ch.wait_for_confirms()
+    gate.open.set()
+    if closer is not None:
+        closer.join(60)
 
 
 def reopen_after(broker):
