@@ -2,9 +2,14 @@
 
 Each consumer gets its own core channel (``inline=False``, on the same core connection, so the
 connection's exclusive queues are reachable), with an :class:`~minimq.aio.pump.EventPump` that moves
-its deliveries into the consumer's buffer on the loop thread and wakes the task waiting in
-``__anext__``.  No polling: a publish from any thread wakes the loop through
-``loop.call_soon_threadsafe``.  Prefetch is the core's: the consumer's channel gets the aio channel's
+its deliveries into the consumer's buffer on the loop thread and wakes the tasks waiting in
+``__anext__``.  No polling: a publish on the loop's own thread hands its deliveries over inside the
+publish (the buffer only stores them, so no application code runs there); a publish from any other
+thread wakes the loop through ``loop.call_soon_threadsafe``.
+
+Cost model (HOT): per delivery, one :class:`~minimq.aio.Delivery` and one deque append; a task
+finding the buffer non-empty takes the next delivery without suspending; a waiting task costs one
+future per wait.  Prefetch is the core's: the consumer's channel gets the aio channel's
 ``basic_qos`` settings, so at most ``prefetch_count`` deliveries are unacked at once.
 
 Why a channel per consumer.  RabbitMQ returns unacked messages to their queue only when their
@@ -89,8 +94,8 @@ class Subscription:
         self.runner: asyncio.Task | None = None
         #: the pump of the consumer's own core channel (set by the aio channel; None for direct
         #: reply-to, whose channel also carries the aio channel's other events and user callbacks): a
-        #: waiting iterator drains it at once instead of waiting for the loop to run the drain it
-        #: scheduled; it only feeds this subscription, so no user code runs inside ``__anext__``
+        #: waiting iterator drains it at once when another thread scheduled a drain, instead of waiting
+        #: for the loop to run it; it only feeds this subscription, so no user code runs inside ``__anext__``
         self.pump: Any = None
 
     def on_event(self, event: Any) -> None:
@@ -215,8 +220,8 @@ class ConsumerIterator:
                 raise StopAsyncIteration
             pump = sub.pump
             if pump is not None and pump.scheduled:
-                # events are waiting in the core channel (a publish on this loop's thread put them
-                # there): take them now, on the loop thread, rather than after two turns of the loop
+                # events are waiting in the core channel (another thread published them and a drain
+                # is scheduled): take them now, on the loop thread, rather than after a turn of the loop
                 pump.drain()
                 if sub.buffer or sub.ended or sub.server_cancelled:
                     continue
