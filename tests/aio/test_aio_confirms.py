@@ -327,3 +327,36 @@ def test_closing_fails_a_tx_commit_awaiting_its_store_commit(sbroker, monkeypatc
             await commit
         gate.set()
     run(main())
+
+
+def test_tx_commit_with_a_store_without_tickets_waits_in_the_executor():
+    flushed = []
+
+    class FlushOnlyStore:
+        """A store with flush() only (no commit_ticket/when_durable): blocking is the one way to wait."""
+
+        def recover(self, lock, clock):
+            from minimq.store import RecoveredState
+            return RecoveredState([], [], [], [], lambda v, q: iter(()), True)
+
+        def flush(self):
+            flushed.append(threading.current_thread())
+
+        def __getattr__(self, name):
+            if name in ("commit_ticket", "when_durable"):
+                raise AttributeError(name)
+            return lambda *args: None
+
+    broker = Broker(store=FlushOnlyStore())
+
+    async def main():
+        async with await minimq.aio.connect(broker) as conn:
+            ch = await conn.channel()
+            await ch.queue_declare("q", durable=True)
+            await ch.tx_select()
+            await ch.basic_publish("", "q", b"x", P2)
+            await ch.tx_commit()
+            assert broker.get_queue("q").message_count == 1
+            assert len(flushed) == 1 and flushed[0] is not threading.current_thread()  # not on the loop
+    run(main())
+    broker.close()

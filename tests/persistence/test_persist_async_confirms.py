@@ -345,3 +345,57 @@ def test_a_store_without_the_asynchronous_methods_is_refused_for_async_confirms(
     ch.queue_declare("q", durable=True)
     assert ch.basic_publish("", "q", b"x", P2) is PublishOutcome.ROUTED
     broker.close()
+
+
+def test_tx_commit_without_waiting_returns_the_ticket_covering_the_transaction(async_channel, monkeypatch):
+    broker, _ = async_channel
+    store = broker.store
+    gate = Gate(store, monkeypatch)
+    ch = broker.channel()
+    ch.tx_select()
+    ch.basic_publish("", "q", b"tx", P2)
+    ticket = ch.tx_commit(wait=False)  # returns although no commit can finish
+    assert isinstance(ticket, int) and broker.get_queue("q").message_count == 1
+    done = []
+    store.when_durable(ticket, done.append)
+    assert gate.entered.wait(30) and done == []
+    gate.open.set()
+    store.flush()
+    assert done == [None]
+
+
+def test_tx_commit_without_waiting_on_a_broker_without_a_store_has_nothing_to_wait_for():
+    broker = Broker()
+    ch = broker.channel()
+    ch.queue_declare("q")
+    ch.tx_select()
+    ch.basic_publish("", "q", b"x")
+    assert ch.tx_commit(wait=False) is None
+    assert broker.get_queue("q").message_count == 1
+    broker.close()
+
+
+def test_tx_commit_without_waiting_needs_a_store_with_tickets():
+    class OldStore:
+        """A store with flush() only (no commit_ticket/when_durable): every hook a no-op."""
+
+        def recover(self, lock, clock):
+            from minimq.store import RecoveredState
+            return RecoveredState([], [], [], [], lambda v, q: iter(()), True)
+
+        def __getattr__(self, name):
+            if name in ("commit_ticket", "when_durable"):
+                raise AttributeError(name)
+            return lambda *args: None
+
+    broker = Broker(store=OldStore())
+    ch = broker.channel()
+    ch.queue_declare("q", durable=True)
+    ch.tx_select()
+    ch.basic_publish("", "q", b"x", P2)
+    with pytest.raises(TypeError, match=r"^tx_commit\(wait=False\) needs a store with commit_ticket\(\)"):
+        ch.tx_commit(wait=False)
+    assert broker.get_queue("q").message_count == 0 and ch.is_open  # refused before committing anything
+    ch.tx_commit()  # the blocking commit still works
+    assert broker.get_queue("q").message_count == 1
+    broker.close()
