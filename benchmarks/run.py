@@ -1027,6 +1027,9 @@ def case_asyncio(cfg: dict) -> tuple[list[Row], list[str]]:
         return conn, ch, server, client, reply_to
 
     conn, ch, server, client, reply_to = run_until_complete(open_channels())
+    # the floor: the synchronous core doing the same work, no event loop (what minimq.aio sits on)
+    core_ch = broker.channel()
+    core_ch.queue_declare("bench.aio.floor")
 
     # -- 1. publish one, receive it from the consumer's iterator, ack it; n times in one task
     async def mm_cycle() -> None:
@@ -1047,6 +1050,22 @@ def case_asyncio(cfg: dict) -> tuple[list[Row], list[str]]:
             item = await get()
             q.task_done()  # the ack's counterpart
         del item
+
+    # -- the floor, same n: publish with an inline consumer whose callback acks; publish + basic_get + ack
+    def floor_inline(_: Any) -> None:
+        def ack(delivery: Any) -> None:
+            delivery.ack()
+        publish = core_ch.basic_publish
+        tag = core_ch.basic_consume("bench.aio.floor", ack)
+        for _ in range(n):
+            publish("", "bench.aio.floor", BODY)
+        core_ch.basic_cancel(tag)
+
+    def floor_get(_: Any) -> None:
+        publish, get, ack = core_ch.basic_publish, core_ch.basic_get, core_ch.basic_ack
+        for _ in range(n):
+            publish("", "bench.aio.floor", BODY)
+            ack(get("bench.aio.floor").delivery_tag)
 
     # -- 2. RPC: a server task (consume, publish the reply, ack); the client awaits a future per correlation
     # id, resolved by a task reading its exclusive reply queue; one call at a time
@@ -1112,19 +1131,26 @@ def case_asyncio(cfg: dict) -> tuple[list[Row], list[str]]:
         return Subject(lambda: None, lambda _: run_until_complete(coro_fn()), ops)
 
     try:
-        t1 = measure({"mm": on_loop(mm_cycle, n), "q": on_loop(q_cycle, n)})
+        t1 = measure({"mm": on_loop(mm_cycle, n), "q": on_loop(q_cycle, n),
+                      "floor_inline": Subject(lambda: None, floor_inline, n),
+                      "floor_get": Subject(lambda: None, floor_get, n)})
         t2 = measure({"mm": on_loop(mm_rpc, n_rpc), "q": on_loop(q_rpc, n_rpc)})
         run_until_complete(conn.close())
     finally:
         loop.close()
         broker.close()
     rows = [Row("asyncio publish -> consume -> ack", t1["mm"], t1["q"], 3),
+            Row("  floor: core publish -> inline consumer -> ack", t1["floor_inline"], t1["q"], None),
+            Row("  floor: core publish + basic_get + ack", t1["floor_get"], t1["q"], None),
             Row("asyncio rpc round trip, exclusive reply queue", t2["mm"], t2["q"], 4)]
     notes = ["asyncio: one event loop per case (asyncio.new_event_loop), reused by every round of minimq and of "
              "its baseline; each round is one loop.run_until_complete of a fresh coroutine, consumers included",
              "asyncio publish -> consume -> ack: one task, pipelined: await basic_publish, await the next delivery "
              "of its ch.consume() iterator, await delivery.ack(), per message; baseline: await put, await get "
              "(and task_done) on one asyncio.Queue in one task",
+             "asyncio floor rows (no target; same rounds, interleaved, same asyncio.Queue baseline): the synchronous "
+             "core Channel doing the same publish, delivery and ack without an event loop, with an inline consumer "
+             "whose callback acks, and with basic_get + basic_ack; minimq.aio cannot go below them",
              "asyncio rpc: a server task iterates consume() (prefetch 1), publishes the reply and acks; the "
              "client awaits a future per correlation id, resolved by a task consuming its exclusive reply queue "
              "(auto_ack); one call at a time. Baseline: the same three tasks on two asyncio.Queue. Round trips "

@@ -973,7 +973,7 @@ class Channel(EventInbox):
         if self._tx is None:
             self._tx = []
 
-    def tx_commit(self) -> None:
+    def tx_commit(self, wait: bool = True) -> int | None:
         """Enqueue the transaction's publishes, then apply its acks, nacks and rejects, in order.
 
         Unroutable mandatory publishes are returned before any of the commit's deliveries, as RabbitMQ
@@ -983,13 +983,22 @@ class Channel(EventInbox):
 
         406 outside tx mode, and ``partial tx completion`` if a queue refused a publish (the rest is
         applied).  With a store, returns once the transaction is durable.
-        """
-        self._locked(self._tx_commit)
-        store = self._kernel.store
-        if store is not None:
-            store.flush()  # tx.commit-ok only once the transaction is durable
 
-    def _tx_commit(self) -> None:
+        ``wait=False`` (for event loops, which must not block on the disk): returns at once with the
+        store's commit ticket covering the transaction, for ``store.when_durable(ticket, callback)``,
+        or None on a broker without a store (nothing to wait for).  ``TypeError``, before anything is
+        committed, if the store has no ``commit_ticket``/``when_durable`` (see :mod:`minimq.store`).
+        """
+        store = self._kernel.store
+        if not wait and store is not None and not (hasattr(store, "commit_ticket") and hasattr(store, "when_durable")):
+            raise TypeError(f"tx_commit(wait=False) needs a store with commit_ticket() and when_durable() "
+                            f"(see minimq.store); {type(store).__name__} has not")
+        ticket = self._locked(self._tx_commit, not wait)
+        if wait and store is not None:
+            store.flush()  # tx.commit-ok only once the transaction is durable
+        return ticket
+
+    def _tx_commit(self, want_ticket: bool = False) -> int | None:
         if self._tx is None:
             raise PreconditionFailed("channel is not transactional")
         pending, self._tx = self._tx, []
@@ -1047,6 +1056,9 @@ class Channel(EventInbox):
                     consumer.queue.unblock(consumer)
         if refused:
             raise PreconditionFailed("partial tx completion")
+        store = self._kernel.store
+        # the ticket is taken under the lock, after the commit reported its changes: it covers them
+        return store.commit_ticket() if want_ticket and store is not None else None
 
     def tx_rollback(self) -> None:
         """Discard pending publishes; pending settlements are undone (the messages are unacked again)."""

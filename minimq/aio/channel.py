@@ -10,7 +10,11 @@ wait for a disk: a publish in confirm mode of a persistent message (``delivery_m
 confirm reaches the loop as an event through the pump, so awaiting a confirm
 (:meth:`Channel.basic_publish` in the default ``confirm_select()`` mode, :meth:`Channel.wait_for_confirms`)
 never blocks the loop and never uses a thread; many publishes awaited at once share one commit.
-``tx_commit`` runs in the loop's default executor.
+``tx_commit`` commits in the core at once (``tx_commit(wait=False)``) and awaits the store's commit
+ticket covering it the same way (``Store.when_durable``, whose callback reaches the loop with
+``call_soon_threadsafe``); only a store without tickets (``flush()`` alone) is waited for in the
+loop's default executor.  If the channel closes while a confirm or a commit is awaited, the awaiting
+tasks get ``ChannelClosed`` carrying the cause at once.
 
 The aio channel owns one core channel (``inline=False``: its returned messages and direct reply-to
 deliveries reach the loop through an :class:`~minimq.aio.pump.EventPump`) for declarations,
@@ -96,6 +100,8 @@ class Channel:
         #: (target seq, future) of wait_for_confirms calls
         self._confirm_waiters: list[tuple[int, asyncio.Future]] = []
         self._confirm_callbacks: list[Callable[[Confirm], Any]] = []
+        #: futures of tx_commit calls awaiting their store commit
+        self._durable_waiters: set[asyncio.Future] = set()
 
     # -- state ----------------------------------------------------------------------------------
     @property
@@ -141,9 +147,18 @@ class Channel:
             self._failed(error)
             raise
 
-    def _settle(self, operation: Callable[..., Any], *args: Any) -> None:
-        """Settle a delivery through the core channel that received it (used by Delivery)."""
-        self._call(operation, *args)
+    def _settlement_failed(self, error: Exception) -> None:
+        """A settlement on one of this channel's core channels raised ``error`` (used by Delivery,
+        which then raises ``error`` itself unless this raises first).
+
+        An AMQP refusal closes what it closes.  A closed core channel of an aio channel that is
+        closed as a whole raises the aio channel's ``ChannelClosed`` (with the cause that closed
+        it); a core channel closed alone (its consumer was cancelled) leaves ``error`` as it is.
+        """
+        if isinstance(error, AMQPError):
+            self._failed(error)
+        elif isinstance(error, ChannelClosed):
+            self._check_open()
 
     def _failed(self, error: AMQPError) -> None:
         if error.closes_connection:
@@ -167,9 +182,10 @@ class Channel:
                 sub.close()
             else:
                 sub.fail(cause)
-        futures = [*self._publish_waiters.values(), *(f for _, f in self._confirm_waiters)]
+        futures = [*self._publish_waiters.values(), *(f for _, f in self._confirm_waiters), *self._durable_waiters]
         self._publish_waiters.clear()
         self._confirm_waiters.clear()
+        self._durable_waiters.clear()
         for future in futures:
             if not future.done():
                 future.set_exception(ChannelClosed(f"channel {self.number} is closed", self._close_cause))
@@ -315,8 +331,14 @@ class Channel:
         publishes awaited at once share a commit), and a failed commit raises the store's error.
         After ``confirm_select(wait=False)`` it returns at once: await :meth:`wait_for_confirms`.
         """
+        if self._shut:
+            self._check_open()
         core = self.core
-        outcome = self._call(core.basic_publish, exchange, routing_key, body, properties, mandatory)
+        try:
+            outcome = core.basic_publish(exchange, routing_key, body, properties, mandatory)
+        except AMQPError as error:
+            self._failed(error)
+            raise
         if self._confirm_wait:
             seq = core.publish_seq
             if core.confirmed_seq < seq:
@@ -364,7 +386,9 @@ class Channel:
             self._failed(error)
             raise
         sub = Subscription(self, sub_channel, True, auto_ack)
-        sub.pump = EventPump(self.loop, sub_channel, sub.on_event)
+        # the subscription's handler only buffers deliveries: a publish on the loop's thread hands
+        # them over at once (see minimq.aio.pump)
+        sub.pump = EventPump(self.loop, sub_channel, sub.on_event, drain_inline=True)
         try:
             if self._qos is not None and self._qos[0]:
                 sub_channel.basic_qos(0, self._qos[0], self._qos[1])
@@ -470,16 +494,51 @@ class Channel:
         self._call(self.core.tx_select)
 
     async def tx_commit(self) -> None:
-        """Commit; with a store, waits for durability in the default executor."""
-        if self.connection.broker.store is None:
-            self._call(self.core.tx_commit)
+        """Commit.  Without a store it returns at once (it never suspends).  With one it awaits the
+        store's commit that makes the transaction durable, as confirms do: the loop runs meanwhile,
+        no thread is used, and a failed commit raises the store's error.  ``ChannelClosed`` if the
+        channel closes before that commit is done (the transaction itself was applied)."""
+        store = self.connection.broker.store
+        if store is None:
+            self._call(self.core.tx_commit, False)
             return
-        self._check_open()
+        if not (hasattr(store, "commit_ticket") and hasattr(store, "when_durable")):
+            # a store with flush() only: the one way to wait for it is to block, so not on the loop
+            self._check_open()
+            try:
+                await self.loop.run_in_executor(None, self.core.tx_commit)
+            except AMQPError as error:
+                self._failed(error)
+                raise
+            return
+        ticket = self._call(self.core.tx_commit, False)
+        future = self.loop.create_future()
+        self._durable_waiters.add(future)
         try:
-            await self.loop.run_in_executor(None, self.core.tx_commit)
-        except AMQPError as error:
-            self._failed(error)
-            raise
+            store.when_durable(ticket, self._durable_callback(future))
+            await future
+        finally:
+            self._durable_waiters.discard(future)
+
+    def _durable_callback(self, future: asyncio.Future) -> Callable[[BaseException | None], None]:
+        """The store's ``when_durable`` callback resolving ``future`` on the loop: it runs on the
+        store's committer thread (or at once on this one, when the ticket is durable already)."""
+        loop = self.loop
+
+        def on_durable(error: BaseException | None) -> None:
+            try:
+                on_loop_thread = asyncio.get_running_loop() is loop
+            except RuntimeError:
+                on_loop_thread = False
+            if on_loop_thread:
+                _resolve(future, error)
+                return
+            try:
+                loop.call_soon_threadsafe(_resolve, future, error)
+            except RuntimeError:  # the loop is closed: nobody awaits the future any more
+                pass
+
+        return on_durable
 
     async def tx_rollback(self) -> None:
         """Discard pending publishes and settlements."""
@@ -520,6 +579,14 @@ async def _run_callbacks(iterator: ConsumerIterator, callback: Callable[[Deliver
                 log.exception("minimq.aio: consumer callback raised for %r", delivery)
     except ChannelClosed as closed:  # an error or the broker closed the channel: the consumer ends
         log.debug("minimq.aio: consumer %s ended: %s (cause %r)", iterator.consumer_tag, closed, closed.cause)
+
+
+def _resolve(future: asyncio.Future, error: BaseException | None) -> None:
+    if not future.done():
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
 
 
 async def _logged(awaitable: Awaitable[Any], what: str) -> None:

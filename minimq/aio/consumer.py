@@ -2,9 +2,14 @@
 
 Each consumer gets its own core channel (``inline=False``, on the same core connection, so the
 connection's exclusive queues are reachable), with an :class:`~minimq.aio.pump.EventPump` that moves
-its deliveries into the consumer's buffer on the loop thread and wakes the task waiting in
-``__anext__``.  No polling: a publish from any thread wakes the loop through
-``loop.call_soon_threadsafe``.  Prefetch is the core's: the consumer's channel gets the aio channel's
+its deliveries into the consumer's buffer on the loop thread and wakes the tasks waiting in
+``__anext__``.  No polling: a publish on the loop's own thread hands its deliveries over inside the
+publish (the buffer only stores them, so no application code runs there); a publish from any other
+thread wakes the loop through ``loop.call_soon_threadsafe``.
+
+Cost model (HOT): per delivery, one :class:`~minimq.aio.Delivery` and one deque append; a task
+finding the buffer non-empty takes the next delivery without suspending; a waiting task costs one
+future per wait.  Prefetch is the core's: the consumer's channel gets the aio channel's
 ``basic_qos`` settings, so at most ``prefetch_count`` deliveries are unacked at once.
 
 Why a channel per consumer.  RabbitMQ returns unacked messages to their queue only when their
@@ -76,7 +81,9 @@ class Subscription:
         self.auto_ack = auto_ack
         self.tag: str | None = None
         self.buffer: deque[Delivery] = deque()
-        self.ready = asyncio.Event()
+        #: futures of the tasks waiting in ``__anext__`` (one each, so cancelling one task cancels
+        #: only its own wait); resolved and cleared when something arrives or the consumer ends
+        self.waiters: list[asyncio.Future] = []
         #: no more deliveries: cancelled by the client, failed, or the server's cancel was consumed
         self.ended = False
         self.server_cancelled = False
@@ -87,24 +94,36 @@ class Subscription:
         self.runner: asyncio.Task | None = None
         #: the pump of the consumer's own core channel (set by the aio channel; None for direct
         #: reply-to, whose channel also carries the aio channel's other events and user callbacks): a
-        #: waiting iterator drains it at once instead of waiting for the loop to run the drain it
-        #: scheduled; it only feeds this subscription, so no user code runs inside ``__anext__``
+        #: waiting iterator drains it at once when another thread scheduled a drain, instead of waiting
+        #: for the loop to run it; it only feeds this subscription, so no user code runs inside ``__anext__``
         self.pump: Any = None
 
     def on_event(self, event: Any) -> None:
-        """An event of this consumer's channel (pump, loop thread); ``None``: the channel closed."""
+        """An event of this consumer's channel (pump, loop thread); ``None``: the channel closed.
+
+        Runs no application code: its pump may call it inside the publish that made the delivery."""
         if self.ended:
             return
-        if event is None:
-            if self.core.is_closed:
-                self.fail(None)
-        elif type(event) is CoreDelivery:
+        if type(event) is CoreDelivery:
             if self.own_channel or event.consumer_tag == self.tag:
                 self.buffer.append(Delivery(event, self.owner, self.auto_ack))
-                self.ready.set()
+                if self.waiters:
+                    self.wake()
+        elif event is None:
+            if self.core.is_closed:
+                self.fail(None)
         elif type(event) is ConsumerCancelled and event.consumer_tag == self.tag:
             self.server_cancelled = True
-            self.ready.set()
+            self.wake()
+
+    def wake(self) -> None:
+        """Wake every task waiting in ``__anext__``: each looks at the buffer and the state again."""
+        waiters = self.waiters
+        if waiters:
+            self.waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def fail(self, cause: Any) -> None:
         """The consumer's channel (or its aio channel) was closed by an error or by the broker."""
@@ -122,7 +141,7 @@ class Subscription:
             return
         self.ended = True
         self.buffer.clear()  # returned to the queue by the close below
-        self.ready.set()
+        self.wake()
         task = self.task
         if task is not None:  # a long-lived task keeps no reference to the consumers it closed
             task.remove_done_callback(self.task_done)
@@ -201,15 +220,18 @@ class ConsumerIterator:
                 raise StopAsyncIteration
             pump = sub.pump
             if pump is not None and pump.scheduled:
-                # events are waiting in the core channel (a publish on this loop's thread put them
-                # there): take them now, on the loop thread, rather than after two turns of the loop
+                # events are waiting in the core channel (another thread published them and a drain
+                # is scheduled): take them now, on the loop thread, rather than after a turn of the loop
                 pump.drain()
                 if sub.buffer or sub.ended or sub.server_cancelled:
                     continue
-            sub.ready.clear()
+            waiter = sub.owner.loop.create_future()
+            sub.waiters.append(waiter)
             try:
-                await sub.ready.wait()
+                await waiter
             except BaseException:  # cancelled while waiting: the consumer goes with the task
+                if waiter in sub.waiters:
+                    sub.waiters.remove(waiter)
                 sub.close()
                 raise
 

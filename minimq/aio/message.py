@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from types import TracebackType
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from ..errors import ChannelClosed
 from ..message import Delivery as CoreDelivery
@@ -35,8 +35,9 @@ class SettlingChannel(Protocol):
     """What a :class:`Delivery` needs of the :class:`minimq.aio.Channel` it came from (this module sits
     below the channel module: it names the one call it makes instead of importing the class)."""
 
-    def _settle(self, operation: Callable[..., Any], *args: Any) -> None:
-        """Run a core settlement; an AMQP refusal closes what it closes and is raised."""
+    def _settlement_failed(self, error: Exception) -> None:
+        """A core settlement raised ``error``: close what it closes, or raise the channel's own
+        ``ChannelClosed`` instead; the caller raises ``error`` if this returns."""
 
 __all__ = ["Delivery", "IncomingMessage", "MessageProcessError", "ProcessContext"]
 
@@ -142,21 +143,39 @@ class Delivery:
         message is then back in its queue; 406 ``PreconditionFailed`` for a tag already settled,
         which closes the channel), :class:`MessageProcessError` if settled through this object already.
         """
-        self._may_settle("ack")
-        self.channel._settle(self.delivery.ack, multiple)
+        if self.no_ack or self._processed:
+            self._may_settle("ack")
+        delivery = self.delivery
+        # straight to the core channel that received it (one call, no wrappers: half of every
+        # consume -> ack); a refusal goes through the aio channel's one error path
+        try:
+            delivery.channel.basic_ack(delivery.delivery_tag, multiple)
+        except Exception as error:
+            self.channel._settlement_failed(error)
+            raise
         self._processed = True
 
     async def nack(self, multiple: bool = False, requeue: bool = True) -> None:
         """``basic.nack``: requeued, or (``requeue=False``) dead-lettered / dropped."""
         self._may_settle("nack")
-        self.channel._settle(self.delivery.nack, multiple, requeue)
+        delivery = self.delivery
+        try:
+            delivery.channel.basic_nack(delivery.delivery_tag, multiple, requeue)
+        except Exception as error:
+            self.channel._settlement_failed(error)
+            raise
         self._processed = True
 
     async def reject(self, requeue: bool = False) -> None:
         """``basic.reject``: dropped or dead-lettered by default (aio-pika's default), requeued with
         ``requeue=True``."""
         self._may_settle("reject")
-        self.channel._settle(self.delivery.reject, requeue)
+        delivery = self.delivery
+        try:
+            delivery.channel.basic_reject(delivery.delivery_tag, requeue)
+        except Exception as error:
+            self.channel._settlement_failed(error)
+            raise
         self._processed = True
 
     def process(self, requeue: bool = False, reject_on_redelivered: bool = False,

@@ -513,3 +513,79 @@ def test_publisher_threads_and_consumers_on_several_loops_share_work_exactly_onc
     assert work == sorted(b"%d-%d" % (p, i) for p in range(publishers) for i in range(per_publisher))
     assert received.count(b"stop") == loops
     assert broker.get_queue("work").message_count == 0
+
+
+def test_a_publish_on_the_loop_thread_reaches_its_consumer_without_a_callback_per_message(broker):
+    """The consumer's pump drains inside the publish: no loop callback is scheduled per delivery, and
+    the next delivery is there without a turn of the loop."""
+    async def main():
+        conn, ch = await _channel(broker, "q")
+        loop = asyncio.get_running_loop()
+        scheduled = []
+        call_soon, call_soon_threadsafe = loop.call_soon, loop.call_soon_threadsafe
+        loop.call_soon = lambda *a, **k: scheduled.append(a) or call_soon(*a, **k)
+        loop.call_soon_threadsafe = lambda *a, **k: scheduled.append(a) or call_soon_threadsafe(*a, **k)
+        try:
+            async with ch.consume("q") as messages:
+                for i in range(100):
+                    await ch.basic_publish("", "q", b"%d" % i)
+                    receive = messages.__anext__()
+                    with pytest.raises(StopIteration) as got:  # ready on the first step: no suspension
+                        receive.send(None)
+                    delivery = got.value.value
+                    assert delivery.body == b"%d" % i
+                    await delivery.ack()
+                assert scheduled == []
+        finally:
+            loop.call_soon, loop.call_soon_threadsafe = call_soon, call_soon_threadsafe
+        queue = broker.get_queue("q")
+        assert queue.message_count == 0 and queue.unacked_count == 0
+        await conn.close()
+
+    run(main())
+
+
+def test_tasks_waiting_on_one_iterator_each_get_a_delivery_and_a_cancel_is_their_own(broker):
+    async def main():
+        conn, ch = await _channel(broker, "q")
+        messages = ch.consume("q")
+        first = asyncio.ensure_future(messages.__anext__())
+        second = asyncio.ensure_future(messages.__anext__())
+        await asyncio.sleep(0)
+        await ch.basic_publish("", "q", b"a")
+        await ch.basic_publish("", "q", b"b")
+        got = sorted([(await first).body, (await second).body])
+        assert got == [b"a", b"b"]
+        # two waiters again; cancelling one cancels the consumer (its task owned the wait), and the other
+        # ends its iteration instead of being cancelled too
+        third = asyncio.ensure_future(messages.__anext__())
+        fourth = asyncio.ensure_future(messages.__anext__())
+        await asyncio.sleep(0)
+        third.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await third
+        with pytest.raises(StopAsyncIteration):
+            await fourth
+        queue = broker.get_queue("q")
+        assert queue.consumer_count == 0 and queue.message_count == 2  # both unacked ones returned
+        await conn.close()
+
+    run(main())
+
+
+def test_settling_after_a_channel_error_raises_the_channels_closed_error_with_its_cause(broker):
+    async def main():
+        conn, ch = await _channel(broker, "q")
+        await ch.basic_publish("", "q", b"m")
+        messages = ch.consume("q")
+        delivery = await messages.__anext__()
+        with pytest.raises(minimq.NotFound) as raised:
+            await ch.queue_declare("missing", passive=True)
+        with pytest.raises(minimq.ChannelClosed) as closed:
+            await delivery.ack()
+        assert closed.value.cause is raised.value
+        assert not delivery.processed
+        assert broker.get_queue("q").message_count == 1  # returned when the channel closed
+        await conn.close()
+
+    run(main())

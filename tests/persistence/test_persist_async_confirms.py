@@ -11,7 +11,8 @@ import threading
 
 import pytest
 
-from minimq import Broker, ConfirmTimeout, Properties, PublishNacked, PublishOutcome
+from minimq import Broker, ChannelClosed, ConfirmTimeout, Properties, PublishNacked, PublishOutcome
+from minimq.errors import NotFound, NotImplementedByServer
 from minimq.persistence import SQLiteStore, StoreIOError
 
 P2 = Properties(delivery_mode=2)
@@ -154,6 +155,68 @@ def test_a_failed_commit_nacks_with_the_store_error(async_channel, monkeypatch):
     broker.close()
 
 
+@pytest.mark.parametrize("how", ["channel.close", "connection.close", "channel error", "hard error on a sibling",
+                                 "vhost deleted", "broker.close"])
+def test_a_close_wakes_wait_for_confirms_at_once_with_channel_closed(reopen, monkeypatch, how):
+    """wait_for_confirms (no timeout) with a commit that cannot finish: closing the channel, however it
+    is closed, raises ChannelClosed carrying the cause in the waiting thread; nothing else could wake it."""
+    broker = reopen()
+    vhost = "v" if how == "vhost deleted" else "/"
+    if vhost != "/":
+        broker.add_vhost(vhost)
+    connection = broker.connect(vhost)
+    ch = connection.channel()
+    ch.queue_declare("q", durable=True)
+    ch.confirm_select(wait=False)
+    gate = Gate(broker.store, monkeypatch)
+    ch.basic_publish("", "q", b"x", P2)
+    assert gate.entered.wait(30)
+    raised = []
+    waiting = threading.Event()
+
+    def wait():
+        waiting.set()
+        try:
+            ch.wait_for_confirms()
+        except BaseException as error:  # noqa: B902 - whatever it is, the test looks at it
+            raised.append(error)
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    assert waiting.wait(30)
+    closer = None
+    if how == "channel.close":
+        ch.close()
+        code = None
+    elif how == "connection.close":
+        connection.close()
+        code = None
+    elif how == "channel error":
+        with pytest.raises(NotFound):
+            ch.basic_publish("no-such-exchange", "q", b"y")
+        code = 404
+    elif how == "hard error on a sibling":
+        with pytest.raises(NotImplementedByServer):
+            connection.channel().basic_qos(prefetch_size=1)
+        code = 540
+    elif how == "vhost deleted":
+        broker.delete_vhost(vhost)
+        code = 320
+    else:  # broker.close() closes the connections, then waits for the (held) store: its own thread
+        closer = threading.Thread(target=broker.close, daemon=True)
+        closer.start()
+        code = 320
+    waiter.join(60)
+    assert not waiter.is_alive() and not gate.open.is_set(), "wait_for_confirms did not wake on the close"
+    assert len(raised) == 1 and type(raised[0]) is ChannelClosed, raised
+    assert (raised[0].cause is None) if code is None else (raised[0].cause.reply_code == code)
+    with pytest.raises(ChannelClosed):  # and a wait that starts after the close raises at once
+        ch.wait_for_confirms()
+    gate.open.set()
+    if closer is not None:
+        closer.join(60)
+
+
 def reopen_after(broker):
     path = broker.store.path
     broker.close()
@@ -281,4 +344,58 @@ def test_a_store_without_the_asynchronous_methods_is_refused_for_async_confirms(
     ch.confirm_select()  # blocking confirms still work
     ch.queue_declare("q", durable=True)
     assert ch.basic_publish("", "q", b"x", P2) is PublishOutcome.ROUTED
+    broker.close()
+
+
+def test_tx_commit_without_waiting_returns_the_ticket_covering_the_transaction(async_channel, monkeypatch):
+    broker, _ = async_channel
+    store = broker.store
+    gate = Gate(store, monkeypatch)
+    ch = broker.channel()
+    ch.tx_select()
+    ch.basic_publish("", "q", b"tx", P2)
+    ticket = ch.tx_commit(wait=False)  # returns although no commit can finish
+    assert isinstance(ticket, int) and broker.get_queue("q").message_count == 1
+    done = []
+    store.when_durable(ticket, done.append)
+    assert gate.entered.wait(30) and done == []
+    gate.open.set()
+    store.flush()
+    assert done == [None]
+
+
+def test_tx_commit_without_waiting_on_a_broker_without_a_store_has_nothing_to_wait_for():
+    broker = Broker()
+    ch = broker.channel()
+    ch.queue_declare("q")
+    ch.tx_select()
+    ch.basic_publish("", "q", b"x")
+    assert ch.tx_commit(wait=False) is None
+    assert broker.get_queue("q").message_count == 1
+    broker.close()
+
+
+def test_tx_commit_without_waiting_needs_a_store_with_tickets():
+    class OldStore:
+        """A store with flush() only (no commit_ticket/when_durable): every hook a no-op."""
+
+        def recover(self, lock, clock):
+            from minimq.store import RecoveredState
+            return RecoveredState([], [], [], [], lambda v, q: iter(()), True)
+
+        def __getattr__(self, name):
+            if name in ("commit_ticket", "when_durable"):
+                raise AttributeError(name)
+            return lambda *args: None
+
+    broker = Broker(store=OldStore())
+    ch = broker.channel()
+    ch.queue_declare("q", durable=True)
+    ch.tx_select()
+    ch.basic_publish("", "q", b"x", P2)
+    with pytest.raises(TypeError, match=r"^tx_commit\(wait=False\) needs a store with commit_ticket\(\)"):
+        ch.tx_commit(wait=False)
+    assert broker.get_queue("q").message_count == 0 and ch.is_open  # refused before committing anything
+    ch.tx_commit()  # the blocking commit still works
+    assert broker.get_queue("q").message_count == 1
     broker.close()
