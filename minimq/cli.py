@@ -164,12 +164,13 @@ def _rpc(broker: Broker, say: Callable[[str], None]) -> None:
 
     server.basic_consume("rpc_queue", serve, consumer_tag="ctag-rpc-server")
     client = broker.channel()
-    client.basic_consume("amq.rabbitmq.reply-to",
+    callback_queue = client.queue_declare("", exclusive=True).queue
+    client.basic_consume(callback_queue,
                          lambda d: say(f"     [client] reply {d.body.decode()!r} for {d.properties.correlation_id}"),
                          auto_ack=True, consumer_tag="ctag-rpc-client")
     for n in (10, 30):
         client.basic_publish("", "rpc_queue", str(n).encode(),
-                             Properties(reply_to="amq.rabbitmq.reply-to", correlation_id=f"fib-{n}"))
+                             Properties(reply_to=callback_queue, correlation_id=f"fib-{n}"))
 
 
 #: name -> (title, the example script it condenses, function(broker, say)); names follow examples/
@@ -180,7 +181,7 @@ PATTERNS: dict[str, tuple[str, str, Callable[[Broker, Callable[[str], None]], No
                           "3_publish_subscribe.py", _publish_subscribe),
     "routing": ("Routing: a direct exchange matches the routing key exactly", "4_routing.py", _routing),
     "topics": ("Topics: '*' is one word, '#' is zero or more", "5_topics.py", _topics),
-    "rpc": ("RPC: reply_to + correlation_id over direct reply-to", "6_rpc.py", _rpc),
+    "rpc": ("RPC: reply_to + correlation_id, a callback queue", "6_rpc.py", _rpc),
 }
 _ALIASES = {"hello": "hello-world", "pubsub": "publish-subscribe"}
 
