@@ -226,3 +226,12 @@ def test_python_m_minimq_demo_topics():
     assert "publish 'quick.orange.rabbit' to exchange 'topic_logs' key 'quick.orange.rabbit'" in done.stdout
     assert "  route -> queues ['Q1', 'Q2']" in done.stdout
     assert "  deliver 'lazy' to consumer ctag-Q2 (queue 'Q2', auto-ack)" in done.stdout
+
+
+def test_the_shipped_example_definitions_work(capsys):
+    example = str(ROOT / "examples" / "definitions.json")
+    code, out, _ = run(capsys, "explain", example, "docs", "", "--header", "format=pdf", "--header", "pages=5",
+                       "--header", "draft=false")
+    assert code == 0 and "queue 'pdfs': enqueued" in out
+    code, out, _ = run(capsys, "explain", example, "logs", "web.info")
+    assert code == 0 and "queue 'everything-else': enqueued" in out
