@@ -8,6 +8,9 @@
 * No core module reads another module's private (underscore) attributes.  The one convention allowed
   across modules is ``_check()``, the invariant check every stateful class offers to tests.
 * No module of the package, plugins included, is part of an import circle.
+* Front ends (``FRONT_ENDS``: the command line) sit on top of everything: they import the package's
+  public face (``from minimq import ...``, names in ``minimq.__all__``) and each other, nothing else of
+  the package, and read no private attribute.
 * The broker lock is given back only by ``Kernel.release``, which wakes what the lock holder owes a
   wake-up; nothing else calls ``lock.release()`` or holds the lock with ``with ...lock:``.
 """
@@ -45,12 +48,15 @@ CORE_ORDER = [
 ]
 #: subpackages that sit on the core (they must exist: the list names no plans)
 PLUGINS = ("persistence", "compat", "aio")
+#: top-level modules that sit on the public face of the package, outside the core order
+FRONT_ENDS = ("cli", "__main__")
 #: private names a core module may use on objects of another module (see the module docstring)
 ALLOWED_PRIVATE = {"_check"}
 
 
 def _core_modules() -> dict[str, str]:
-    return {path.stem: path.read_text() for path in sorted(CORE.glob("*.py")) if path.stem != "__init__"}
+    return {path.stem: path.read_text() for path in sorted(CORE.glob("*.py"))
+            if path.stem != "__init__" and path.stem not in FRONT_ENDS}
 
 
 def _imported_modules(source: str) -> list[tuple[str, int]]:
@@ -183,6 +189,43 @@ def _is_broker_lock(expr: ast.expr) -> bool:
         return False
     own = isinstance(expr.value, ast.Name) and expr.value.id == "self"
     return expr.attr == "lock" or (expr.attr == "_lock" and not own)
+
+
+def front_end_imports(source: str) -> list[str]:
+    """Each import of the package in a front end that is not a public name of ``minimq`` or another front end."""
+    problems = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] == "minimq"):
+            module = node.module or ""
+            if node.level == 0:
+                module = module.partition(".")[2]
+            if node.level > 1 or "." in module:
+                problems.append(f"line {node.lineno}: from {'.' * node.level}{node.module or ''}")
+            elif module in FRONT_ENDS:
+                continue
+            elif module:
+                problems.append(f"line {node.lineno}: imports minimq.{module}, not the public face")
+            else:
+                problems.extend(f"line {node.lineno}: {alias.name} is not in minimq.__all__"
+                                for alias in node.names if alias.name not in minimq.__all__)
+        elif isinstance(node, ast.Import):
+            problems.extend(f"line {node.lineno}: import {alias.name}" for alias in node.names
+                            if alias.name.startswith("minimq."))
+    return problems
+
+
+def test_front_ends_use_only_the_public_face():
+    for name in FRONT_ENDS:
+        source = (CORE / f"{name}.py").read_text()
+        assert front_end_imports(source) == [], name
+        assert private_reads(source) == [], name
+
+
+def test_the_front_end_check_can_fail():
+    assert front_end_imports("from minimq.broker import Broker\n") == [
+        "line 1: imports minimq.broker, not the public face"]
+    assert front_end_imports("from minimq import _kernel\n") == ["line 1: _kernel is not in minimq.__all__"]
+    assert front_end_imports("from minimq import Broker\nfrom .cli import main\n") == []
 
 
 def test_only_the_kernel_releases_the_lock():
