@@ -288,6 +288,12 @@ class Endpoint:
             except RuntimeError:  # the loop is closed
                 pass
             return
+        if self.loop.is_closed():
+            # the client's loop ended without closing this connection (a program or test that left it
+            # open, then closed the broker): nobody can read a connection.close any more, and feeding
+            # the reader would wake its waiter through the closed loop, which raises
+            self.state = "closed"
+            return
         if self.state in ("closing", "closed"):
             return
         for state in self.channels.values():

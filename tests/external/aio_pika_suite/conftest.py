@@ -96,9 +96,22 @@ def aio_pika_target():
         yield None
         return
     from minimq import Broker
-    from minimq.compat.aio_pika import install, uninstall
+    from minimq.compat.aio_pika import current, install, uninstall
 
     broker = Broker()
+    whole_run = current()
+    if whole_run is not None:
+        # MINIMQ_AIO_PIKA=1 installed the patch for the whole run: lend it this test's broker and leave
+        # it installed, since uninstalling here would end the whole-run mode for every later test
+        previous = whole_run.broker
+        whole_run.use(broker)
+        try:
+            yield whole_run
+        finally:
+            whole_run.use(previous)
+            broker._check()
+            broker.close()
+        return
     patch = install(broker)
     try:
         yield patch
