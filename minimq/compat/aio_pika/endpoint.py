@@ -16,8 +16,10 @@ Order.  A method's reply is written before the events the method caused (``basic
 the first ``basic.deliver``; ``basic.return`` before the publish's ``basic.ack``, as the core queues
 them), and a channel's events are written in the order the core produced them.
 
-Waiting.  A ``tx.commit`` on a broker with a store waits for the disk in a worker thread; until it is
-done the connection's later frames wait their turn, so replies never overtake each other.
+Waiting.  A ``tx.commit`` on a broker with a store is applied at once and answered when the store's
+commit covering it is done (the store's callback reaches the loop with ``call_soon_threadsafe``; a
+store that can only ``flush()`` is waited for in a worker thread); until then the connection's later
+frames wait their turn, so replies never overtake each other.
 """
 
 from __future__ import annotations
@@ -493,20 +495,13 @@ class Endpoint:
         self._drain(state)
 
     # -- waiting off the loop ------------------------------------------------------------------
-    def _hold_until(self, work: Callable[[], Any], done: Callable[[Any, BaseException | None], None]) -> None:
-        """Run blocking ``work`` in a worker thread; the connection's later frames wait for ``done``."""
+    def _hold(self) -> Callable[[], None]:
+        """Hold the connection's later frames back until the returned ``release()`` is called (on the
+        loop): replies never overtake a reply that waits for the disk."""
         self._held = deque()
 
-        async def run() -> None:
-            result: Any = None
-            failure: BaseException | None = None
-            try:
-                result = await self.loop.run_in_executor(None, work)
-            except BaseException as error:  # noqa: BLE001 - handed to done()
-                failure = error
-            held = self._held
-            self._held = None
-            done(result, failure)
+        def release() -> None:
+            held, self._held = self._held, None
             while held:
                 if self._held is not None:  # a later frame holds again: keep the rest behind it
                     self._held.extend(held)
@@ -516,7 +511,40 @@ class Endpoint:
                     return
                 self._handle(channel, frame)
 
+        return release
+
+    def _hold_until(self, work: Callable[[], Any], done: Callable[[Any, BaseException | None], None]) -> None:
+        """Run blocking ``work`` in a worker thread; the connection's later frames wait for ``done``."""
+        release = self._hold()
+
+        async def run() -> None:
+            result: Any = None
+            failure: BaseException | None = None
+            try:
+                result = await self.loop.run_in_executor(None, work)
+            except BaseException as error:  # noqa: BLE001 - handed to done()
+                failure = error
+            done(result, failure)
+            release()
+
         self.loop.create_task(run())
+
+    def _hold_until_durable(self, ticket: int, done: Callable[[Any, BaseException | None], None]) -> None:
+        """Wait for the store's commit covering ``ticket`` without a thread (the store's callback
+        reaches the loop with ``call_soon_threadsafe``); the connection's later frames wait for ``done``."""
+        release = self._hold()
+
+        def finish(error: BaseException | None) -> None:
+            done(None, error)
+            release()
+
+        def durable(error: BaseException | None) -> None:  # any thread: the store's committer
+            try:
+                self.loop.call_soon_threadsafe(finish, error)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                pass
+
+        self.broker.store.when_durable(ticket, durable)  # type: ignore[union-attr]
 
 
 def _ids(frame: Any) -> tuple[int, int]:
@@ -694,7 +722,19 @@ def _tx_commit(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
             endpoint._drain(state)
             endpoint._method(state.number, make(spec.Tx.CommitOk))
 
-    endpoint._hold_until(state.core.tx_commit, done)
+    store = endpoint.broker.store
+    if hasattr(store, "commit_ticket") and hasattr(store, "when_durable"):
+        try:
+            ticket = state.core.tx_commit(wait=False)  # applied now; durable when the ticket's commit is
+        except BaseException as error:  # noqa: BLE001 - the same outcomes as the blocking path
+            done(None, error)
+            return
+        if ticket is None:
+            done(None, None)
+        else:
+            endpoint._hold_until_durable(ticket, done)
+        return
+    endpoint._hold_until(state.core.tx_commit, done)  # a store that can only flush(): wait in a thread
 
 
 def _tx_rollback(endpoint: Endpoint, state: _ChannelState, frame: Any) -> None:
