@@ -206,14 +206,16 @@ def is_cycle(dead_lettered: Message, target_queue: str) -> bool:
 
     Walks ``x-death`` newest first: a ``rejected`` entry ends the walk (no cycle), an entry for
     ``target_queue`` is a cycle.  O(1) for a first death, otherwise builds the copy's properties
-    and is O(len(x-death)).  Assumes every ``x-death`` element it reaches is a table: a non-table
-    element (possible only in an ``x-death`` the publisher supplied) raises ``AttributeError``.
+    and is O(len(x-death)).  A non-table element (possible only in an ``x-death`` the publisher
+    supplied) tells nothing and is stepped over, as RabbitMQ's cycle check steps over it.
     """
     if type(dead_lettered) is DeadLetteredMessage and dead_lettered.first_death():
         # x-death holds this one death: no need to build it
         return dead_lettered._reason != "rejected" and dead_lettered._queue_name == target_queue
     headers = dead_lettered.headers or {}
     for death in headers.get("x-death", ()):
+        if not isinstance(death, dict):
+            continue
         if death.get("reason") == "rejected":
             return False
         if death.get("queue") == target_queue:
