@@ -5,6 +5,11 @@ inline return callback, declarations) and one whose events are pulled (``inline=
 deliveries wait in its inbox until the owning thread asks with :meth:`MemorySession.next_delivery`).
 Publishing and consuming on separate channels keeps a returned message from landing among the
 deliveries and lets a worker block in ``next_delivery`` while another thread's publishes proceed.
+
+Direct reply-to (:data:`~minimq.app.transport.REPLY_TO`) is the exception: RabbitMQ routes a reply
+only to the channel that consumes the pseudo-queue *and* published the request, so once the session
+consumes it, requests with ``reply_to=REPLY_TO`` are published on the pulled channel (put in
+blocking confirm mode then), and their replies arrive among the session's deliveries.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from ..broker import Broker
 from ..message import ConsumerCancelled, Delivery, Properties, Returned
 from .declarations import Binding, Declarable, Exchange, Queue
 from .messages import Inbound, ReturnedMessage
-from .transport import PublishResult
+from .transport import REPLY_TO, PublishResult
 
 __all__ = ["MemoryTransport", "MemorySession"]
 
@@ -40,6 +45,8 @@ class MemorySession:
         self._returned: list[Returned] = []
         self._pub.add_on_return_callback(self._returned.append)
         self._sub = self.connection.channel(inline=False)
+        #: the pulled channel consumes the direct reply-to pseudo-queue (see the module docstring)
+        self._replies = False
         #: consumer tags the broker cancelled (their queue was deleted)
         self.cancelled: set[str] = set()
 
@@ -73,6 +80,8 @@ class MemorySession:
     def publish(self, exchange: str, routing_key: str, body: bytes, properties: Properties | None = None,
                 mandatory: bool = False) -> PublishResult:
         """Publish with a blocking confirm; a mandatory message no queue took comes back in the result."""
+        if self._replies and properties is not None and properties.reply_to == REPLY_TO:
+            return self._publish_request(exchange, routing_key, body, properties, mandatory)
         returned = self._returned
         returned.clear()
         outcome = self._pub.basic_publish(exchange, routing_key, body, properties, mandatory=mandatory)
@@ -83,8 +92,25 @@ class MemorySession:
                                    r.properties or _EMPTY)
         return PublishResult(outcome.name != "NACKED", back)
 
+    def _publish_request(self, exchange: str, routing_key: str, body: bytes, properties: Properties,
+                         mandatory: bool) -> PublishResult:
+        """A direct reply-to request, on the channel that consumes the replies.  The pulled channel
+        runs no return callbacks, so a returned request is described here: a mandatory message that
+        no queue took is a ``basic.return`` with 312 NO_ROUTE."""
+        outcome = self._sub.basic_publish(exchange, routing_key, body, properties, mandatory=mandatory)
+        back = None
+        if mandatory and outcome.name == "UNROUTABLE":
+            back = ReturnedMessage(312, "NO_ROUTE", exchange, routing_key, body, properties)
+        return PublishResult(outcome.name != "NACKED", back)
+
     def consume(self, queue: str, prefetch: int = 0, auto_ack: bool = False, exclusive: bool = False) -> str:
         """Start a consumer on the pulled channel."""
+        if queue == REPLY_TO:
+            if not self._replies:
+                self._sub.confirm_select()
+            tag = self._sub.basic_consume(queue, auto_ack=auto_ack, exclusive=exclusive)
+            self._replies = True
+            return tag
         if prefetch:
             self._sub.basic_qos(prefetch_count=prefetch)
         return self._sub.basic_consume(queue, auto_ack=auto_ack, exclusive=exclusive)
