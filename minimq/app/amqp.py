@@ -34,7 +34,7 @@ import asyncio
 import builtins
 import time
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
@@ -184,6 +184,10 @@ def _close_reason(error: BaseException) -> tuple[int | None, str]:
     if isinstance(code, int):
         return code, str(getattr(error, "reply_text", ""))
     args = getattr(error, "args", ())
+    # aiormq's refusals carry the text only; their class says the code
+    code = _aiormq_codes().get(type(error))
+    if code is not None and args and isinstance(args[0], str):
+        return code, args[0]
     # aiormq's ChannelClosed / ConnectionClosed and its refusals: (code, text) or a pamqp Close frame
     if len(args) >= 2 and isinstance(args[0], int) and isinstance(args[1], str):
         return args[0], args[1]
@@ -191,6 +195,22 @@ def _close_reason(error: BaseException) -> tuple[int | None, str]:
     if frame is not None and isinstance(getattr(frame, "reply_code", None), int):
         return frame.reply_code, str(frame.reply_text)
     return None, ""
+
+
+_AIORMQ_CODES: dict[type, int] = {}
+
+
+def _aiormq_codes() -> dict[type, int]:
+    """aiormq's refusal classes -> reply code (read from its own tables, once; empty without aiormq)."""
+    if not _AIORMQ_CODES:
+        try:
+            from aiormq import channel, connection
+        except ImportError:
+            return _AIORMQ_CODES
+        for table in (connection.EXCEPTION_MAPPING, channel.EXCEPTION_MAPPING):
+            for code, cls in table.items():
+                _AIORMQ_CODES.setdefault(cls, code)
+    return _AIORMQ_CODES
 
 
 def _raise_translated(error: BaseException) -> None:
@@ -212,6 +232,9 @@ def _to_pika(properties: Properties | None) -> Any:
 def _from_fields(source: Any) -> Properties:
     """A minimq Properties from an object with the 14 AMQP property attributes (pika's, pamqp's)."""
     values = {name: getattr(source, name, None) for name in PROPERTY_NAMES}
+    if hasattr(source, "message_type"):  # pamqp names ``type`` so, and writes "" for an absent cluster_id
+        values["type"] = source.message_type
+        values["cluster_id"] = source.cluster_id or None
     if isinstance(values["timestamp"], datetime):
         values["timestamp"] = int(values["timestamp"].timestamp())
     if values["delivery_mode"] is not None:
@@ -411,3 +434,223 @@ class AmqpTransport:
             sessions, self._sessions = self._sessions, []
         for session in sessions:
             session.close()
+
+
+# -- async: aio-pika ----------------------------------------------------------------------------
+
+def _to_pamqp(properties: Properties | None) -> Any:
+    from pamqp.commands import Basic
+    if properties is None:
+        return Basic.Properties()
+    values = {name: getattr(properties, name) for name in PROPERTY_NAMES}
+    values["message_type"] = values.pop("type")
+    if values["timestamp"] is not None:
+        values["timestamp"] = datetime.fromtimestamp(values["timestamp"], tz=timezone.utc)
+    if values["cluster_id"] is None:
+        values["cluster_id"] = ""
+    return Basic.Properties(**values)
+
+
+class AsyncAmqpSession:
+    """One task's session on RabbitMQ: its own aio-pika connection (not robust: re-opening is the
+    layer above's) and one channel with publisher confirms."""
+
+    def __init__(self, connection: Any, channel: Any, url: str) -> None:
+        self.connection = connection
+        self.channel = channel
+        #: the URL this session's connection opened (password included; see :func:`redact`)
+        self.url = url
+        #: deliveries of this session's consumers; a None wakes next_delivery when the channel closes
+        self._buffer: asyncio.Queue[Inbound | None] = asyncio.Queue()
+        self._closed = False
+
+    @classmethod
+    async def open(cls, url: str, timeout: float) -> AsyncAmqpSession:
+        """Connect to ``url`` and open a channel with publisher confirms."""
+        import aio_pika
+        connection = await aio_pika.connect(url, timeout=timeout)
+        try:
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=False)
+        except BaseException:
+            await connection.close()
+            raise
+        session = cls(connection, channel, url)
+        channel.close_callbacks.add(session._on_close)
+        return session
+
+    @property
+    def is_open(self) -> bool:
+        """False once the channel or the connection closed (by the client, the broker, or the network)."""
+        return not (self._closed or self.channel.is_closed or self.connection.is_closed)
+
+    def _on_close(self, *args: Any) -> None:
+        self._buffer.put_nowait(None)  # wake next_delivery
+
+    async def _call(self, awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            translated = translate_error(error)
+            if translated is None:
+                raise
+            raise translated from error
+
+    async def declare(self, declarables: Iterable[Declarable]) -> dict[str, str]:
+        """Declare each in order; ``{requested queue name: actual name}``."""
+        names: dict[str, str] = {}
+        channel = self.channel
+        for item in declarables:
+            if isinstance(item, Queue):
+                queue = await self._call(channel.declare_queue(
+                    item.name, durable=item.durable, exclusive=item.exclusive, auto_delete=item.auto_delete,
+                    arguments=dict(item.arguments) or None))
+                names[item.name] = queue.name
+            elif isinstance(item, Exchange):
+                await self._call(channel.declare_exchange(
+                    item.name, item.type, durable=item.durable, auto_delete=item.auto_delete,
+                    internal=item.internal, arguments=dict(item.arguments) or None))
+            elif isinstance(item, Binding):
+                destination = names.get(item.destination, item.destination)
+                raw = channel.channel  # aiormq's channel: binds by name, with no declare round trip
+                if item.destination_type == "queue":
+                    await self._call(raw.queue_bind(destination, item.source, routing_key=item.routing_key,
+                                                    arguments=dict(item.arguments) or None))
+                else:
+                    await self._call(raw.exchange_bind(destination, item.source, routing_key=item.routing_key,
+                                                       arguments=dict(item.arguments) or None))
+            else:
+                raise TypeError(f"cannot declare {item!r}: expected Queue, Exchange or Binding")
+        return names
+
+    async def publish(self, exchange: str, routing_key: str, body: bytes, properties: Properties | None = None,
+                      mandatory: bool = False) -> PublishResult:
+        """Publish and await RabbitMQ's confirm; a returned mandatory message comes back in the result.
+
+        Published through aiormq's channel with pamqp properties, so the message carries exactly the
+        properties given (aio-pika's ``Message`` would add a message id, a priority and headers)."""
+        from aiormq.abc import DeliveredMessage
+        from pamqp.commands import Basic
+        confirmation = await self._call(self.channel.channel.basic_publish(
+            body, exchange=exchange, routing_key=routing_key, properties=_to_pamqp(properties),
+            mandatory=mandatory))
+        if isinstance(confirmation, DeliveredMessage):  # the basic.return of an unroutable mandatory message
+            frame = confirmation.delivery
+            return PublishResult(True, ReturnedMessage(frame.reply_code, frame.reply_text, frame.exchange,
+                                                       frame.routing_key, confirmation.body,
+                                                       _from_fields(confirmation.header.properties)))
+        return PublishResult(isinstance(confirmation, Basic.Ack))
+
+    def _inbound(self, message: Any, consumer_tag: str | None) -> Inbound:
+        delivery = message.delivery
+        return Inbound(message.body, _from_fields(message.header.properties), delivery.exchange,
+                       delivery.routing_key, delivery.delivery_tag, delivery.redelivered, consumer_tag, self)
+
+    async def consume(self, queue: str, prefetch: int = 0, auto_ack: bool = False, exclusive: bool = False) -> str:
+        """``basic.qos`` (when ``prefetch``) and ``basic.consume``; deliveries are buffered."""
+        raw = self.channel.channel
+        if prefetch:
+            await self._call(raw.basic_qos(prefetch_count=prefetch))
+        buffer = self._buffer
+
+        async def on_message(message: Any) -> None:  # aiormq runs it on the loop: buffer only
+            buffer.put_nowait(self._inbound(message, message.delivery.consumer_tag))
+
+        ok = await self._call(raw.basic_consume(queue, on_message, no_ack=auto_ack, exclusive=exclusive))
+        return ok.consumer_tag
+
+    async def next_delivery(self, timeout: float | None) -> Inbound | None:
+        """The next delivery, waiting up to ``timeout`` seconds (None: until one comes)."""
+        buffer = self._buffer
+        if buffer.empty() and not self.is_open:
+            raise ChannelClosed("the session's channel is closed", None)
+        try:
+            return await asyncio.wait_for(buffer.get(), timeout)
+        except asyncio.TimeoutError:
+            return None
+
+    async def get(self, queue: str, auto_ack: bool = False) -> Inbound | None:
+        """``basic.get``."""
+        from pamqp.commands import Basic
+        message = await self._call(self.channel.channel.basic_get(queue, no_ack=auto_ack))
+        if isinstance(message.delivery, Basic.GetEmpty):
+            return None
+        return self._inbound(message, None)
+
+    async def ack(self, delivery_tag: int) -> None:
+        """Acknowledge one delivery."""
+        await self._call(self.channel.channel.basic_ack(delivery_tag))
+
+    async def nack(self, delivery_tag: int, requeue: bool) -> None:
+        """Negatively acknowledge one delivery."""
+        await self._call(self.channel.channel.basic_nack(delivery_tag, requeue=requeue))
+
+    async def cancel(self, consumer_tag: str) -> None:
+        """Cancel a consumer; its unacked deliveries stay unacked until settled or the session closes."""
+        await self._call(self.channel.channel.basic_cancel(consumer_tag))
+
+    async def close(self) -> None:
+        """Close the connection: RabbitMQ returns the unacked deliveries to their queues.  Harmless twice."""
+        self._closed = True
+        while not self._buffer.empty():
+            self._buffer.get_nowait()
+        self._buffer.put_nowait(None)
+        if not self.connection.is_closed:
+            try:
+                await self.connection.close()
+            except Exception:  # the connection died while closing: nothing is left to return
+                pass
+
+
+class AsyncAmqpTransport:
+    """``amqp://`` for asyncio: each :meth:`session` opens its own aio-pika connection, trying ``urls``
+    in order with back-off (see the module docstring)."""
+
+    def __init__(self, urls: str | Sequence[str], vhost: str | None = None, backoff: Backoff | None = None,
+                 connect_timeout: float = 5.0) -> None:
+        self.urls = split_urls(urls, vhost)
+        #: the URLs, passwords redacted, comma-separated
+        self.url = ",".join(redact(u) for u in self.urls)
+        self.backoff = backoff if backoff is not None else Backoff()
+        self.connect_timeout = connect_timeout
+        self._sessions: list[AsyncAmqpSession] = []
+
+    async def _connect(self, url: str) -> AsyncAmqpSession:
+        import aiormq.exceptions as me
+        try:
+            return await AsyncAmqpSession.open(url, self.connect_timeout)
+        except me.ProbableAuthenticationError as error:
+            raise LoginRefused(f"login to {redact(url)} was refused ({error})") from error
+        except me.ConnectionClosed as error:
+            code, text = _close_reason(error)
+            translated = refusal(code, text) if code is not None else None
+            if translated is not None and code != 320:
+                raise translated from error
+            raise
+
+    async def session(self) -> AsyncAmqpSession:
+        """A new session on the first URL that answers; :class:`BrokerUnreachable` when none does."""
+        attempts: list[tuple[str, BaseException]] = []
+        delays = self.backoff.delays()
+        for round_number in range(self.backoff.rounds):
+            for url in self.urls:
+                try:
+                    session = await self._connect(url)
+                except AMQPError:
+                    raise
+                except Exception as error:  # the network's answer: try the next URL
+                    attempts.append((url, error))
+                    continue
+                self._sessions = [s for s in self._sessions if s.is_open]
+                self._sessions.append(session)
+                return session
+            if round_number < len(delays):
+                await asyncio.sleep(delays[round_number])
+        raise BrokerUnreachable(attempts)
+
+    async def close(self) -> None:
+        """Close every session this transport opened."""
+        sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            await session.close()
