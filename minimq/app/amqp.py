@@ -455,9 +455,11 @@ class AsyncAmqpSession:
     """One task's session on RabbitMQ: its own aio-pika connection (not robust: re-opening is the
     layer above's) and one channel with publisher confirms."""
 
-    def __init__(self, connection: Any, channel: Any, url: str) -> None:
+    def __init__(self, connection: Any, channel: Any, raw: Any, url: str) -> None:
         self.connection = connection
+        #: the aio-pika channel (declarations) and aiormq's channel under it (messages, settlements)
         self.channel = channel
+        self.raw = raw
         #: the URL this session's connection opened (password included; see :func:`redact`)
         self.url = url
         #: deliveries of this session's consumers; a None wakes next_delivery when the channel closes
@@ -474,17 +476,12 @@ class AsyncAmqpSession:
         except BaseException:
             await connection.close()
             raise
-        session = cls(connection, channel, url)
-        channel.close_callbacks.add(session._on_close)
-        return session
+        return cls(connection, channel, await channel.get_underlay_channel(), url)
 
     @property
     def is_open(self) -> bool:
         """False once the channel or the connection closed (by the client, the broker, or the network)."""
         return not (self._closed or self.channel.is_closed or self.connection.is_closed)
-
-    def _on_close(self, *args: Any) -> None:
-        self._buffer.put_nowait(None)  # wake next_delivery
 
     async def _call(self, awaitable: Any) -> Any:
         try:
@@ -513,7 +510,7 @@ class AsyncAmqpSession:
                     internal=item.internal, arguments=dict(item.arguments) or None))
             elif isinstance(item, Binding):
                 destination = names.get(item.destination, item.destination)
-                raw = channel.channel  # aiormq's channel: binds by name, with no declare round trip
+                raw = self.raw  # aiormq's channel: binds by name, with no declare round trip
                 if item.destination_type == "queue":
                     await self._call(raw.queue_bind(destination, item.source, routing_key=item.routing_key,
                                                     arguments=dict(item.arguments) or None))
@@ -531,10 +528,14 @@ class AsyncAmqpSession:
         Published through aiormq's channel with pamqp properties, so the message carries exactly the
         properties given (aio-pika's ``Message`` would add a message id, a priority and headers)."""
         from aiormq.abc import DeliveredMessage
+        from aiormq.exceptions import DeliveryError
         from pamqp.commands import Basic
-        confirmation = await self._call(self.channel.channel.basic_publish(
-            body, exchange=exchange, routing_key=routing_key, properties=_to_pamqp(properties),
-            mandatory=mandatory))
+        try:
+            confirmation = await self._call(self.raw.basic_publish(
+                body, exchange=exchange, routing_key=routing_key, properties=_to_pamqp(properties),
+                mandatory=mandatory))
+        except DeliveryError:  # aiormq raises a basic.nack
+            return PublishResult(False)
         if isinstance(confirmation, DeliveredMessage):  # the basic.return of an unroutable mandatory message
             frame = confirmation.delivery
             return PublishResult(True, ReturnedMessage(frame.reply_code, frame.reply_text, frame.exchange,
@@ -549,7 +550,7 @@ class AsyncAmqpSession:
 
     async def consume(self, queue: str, prefetch: int = 0, auto_ack: bool = False, exclusive: bool = False) -> str:
         """``basic.qos`` (when ``prefetch``) and ``basic.consume``; deliveries are buffered."""
-        raw = self.channel.channel
+        raw = self.raw
         if prefetch:
             await self._call(raw.basic_qos(prefetch_count=prefetch))
         buffer = self._buffer
@@ -563,32 +564,43 @@ class AsyncAmqpSession:
     async def next_delivery(self, timeout: float | None) -> Inbound | None:
         """The next delivery, waiting up to ``timeout`` seconds (None: until one comes)."""
         buffer = self._buffer
-        if buffer.empty() and not self.is_open:
+        if not buffer.empty():
+            return buffer.get_nowait()
+        if not self.is_open:
             raise ChannelClosed("the session's channel is closed", None)
+        # wait for a delivery or for the channel to close, whichever comes first
+        getter = asyncio.ensure_future(buffer.get())
+        closing = self.raw.closing
         try:
-            return await asyncio.wait_for(buffer.get(), timeout)
-        except asyncio.TimeoutError:
-            return None
+            await asyncio.wait((getter, closing), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not getter.done():
+                getter.cancel()
+        if getter.done() and not getter.cancelled():
+            return getter.result()
+        if not self.is_open and buffer.empty():
+            raise ChannelClosed("the session's channel is closed", None)
+        return None
 
     async def get(self, queue: str, auto_ack: bool = False) -> Inbound | None:
         """``basic.get``."""
         from pamqp.commands import Basic
-        message = await self._call(self.channel.channel.basic_get(queue, no_ack=auto_ack))
+        message = await self._call(self.raw.basic_get(queue, no_ack=auto_ack))
         if isinstance(message.delivery, Basic.GetEmpty):
             return None
         return self._inbound(message, None)
 
     async def ack(self, delivery_tag: int) -> None:
         """Acknowledge one delivery."""
-        await self._call(self.channel.channel.basic_ack(delivery_tag))
+        await self._call(self.raw.basic_ack(delivery_tag))
 
     async def nack(self, delivery_tag: int, requeue: bool) -> None:
         """Negatively acknowledge one delivery."""
-        await self._call(self.channel.channel.basic_nack(delivery_tag, requeue=requeue))
+        await self._call(self.raw.basic_nack(delivery_tag, requeue=requeue))
 
     async def cancel(self, consumer_tag: str) -> None:
         """Cancel a consumer; its unacked deliveries stay unacked until settled or the session closes."""
-        await self._call(self.channel.channel.basic_cancel(consumer_tag))
+        await self._call(self.raw.basic_cancel(consumer_tag))
 
     async def close(self) -> None:
         """Close the connection: RabbitMQ returns the unacked deliveries to their queues.  Harmless twice."""
@@ -642,7 +654,9 @@ class AsyncAmqpTransport:
                 except Exception as error:  # the network's answer: try the next URL
                     attempts.append((url, error))
                     continue
-                self._sessions = [s for s in self._sessions if s.is_open]
+                # forget sessions whose connection is gone; one with only a closed channel still
+                # holds a connection to close
+                self._sessions = [s for s in self._sessions if not s.connection.is_closed]
                 self._sessions.append(session)
                 return session
             if round_number < len(delays):
