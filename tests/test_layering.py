@@ -47,7 +47,7 @@ CORE_ORDER = [
     "stats", "users", "definitions", "broker",
 ]
 #: subpackages that sit on the core (they must exist: the list names no plans)
-PLUGINS = ("persistence", "compat", "aio")
+PLUGINS = ("persistence", "compat", "aio", "app")
 #: top-level modules that sit on the public face of the package, outside the core order
 FRONT_ENDS = ("cli", "__main__")
 #: private names a core module may use on objects of another module (see the module docstring)

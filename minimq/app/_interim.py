@@ -9,6 +9,7 @@ from ``.errors`` and ``.converters`` instead).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -61,4 +62,76 @@ except ImportError:
             return dump()
         raise MessageConversionError(f"cannot write a {type(obj).__name__} as JSON")
 
-__all__ = ["AppError", "DeclarationError", "MessageConversionError", "Converters"]
+__all__ = ["AppError", "DeclarationError", "MessageConversionError", "Converters", "ThreadedAsyncTransport",
+           "ThreadedAsyncSession"]
+
+
+class ThreadedAsyncSession:
+    """An :class:`~minimq.app.transport.AsyncSession` over a sync session, each call run in
+    ``asyncio.to_thread`` (a stand-in for ``aio_memory.AsyncMemoryTransport``'s sessions)."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    @property
+    def is_open(self) -> bool:
+        """The sync session's state."""
+        return bool(self.session.is_open)
+
+    @property
+    def cancelled(self) -> set[str]:
+        """Consumer tags the broker cancelled."""
+        return getattr(self.session, "cancelled", set())
+
+    async def declare(self, declarables: Any) -> dict[str, str]:
+        """See :meth:`~minimq.app.transport.Session.declare`."""
+        return await asyncio.to_thread(self.session.declare, list(declarables))
+
+    async def publish(self, exchange: str, routing_key: str, body: bytes, properties: Any = None,
+                      mandatory: bool = False) -> Any:
+        """See :meth:`~minimq.app.transport.Session.publish`."""
+        return await asyncio.to_thread(self.session.publish, exchange, routing_key, body, properties, mandatory)
+
+    async def consume(self, queue: str, prefetch: int = 0, auto_ack: bool = False, exclusive: bool = False) -> str:
+        """See :meth:`~minimq.app.transport.Session.consume`."""
+        return await asyncio.to_thread(self.session.consume, queue, prefetch, auto_ack, exclusive)
+
+    async def next_delivery(self, timeout: float | None) -> Any:
+        """See :meth:`~minimq.app.transport.Session.next_delivery`."""
+        return await asyncio.to_thread(self.session.next_delivery, timeout)
+
+    async def get(self, queue: str, auto_ack: bool = False) -> Any:
+        """See :meth:`~minimq.app.transport.Session.get`."""
+        return await asyncio.to_thread(self.session.get, queue, auto_ack)
+
+    async def ack(self, delivery_tag: int) -> None:
+        """See :meth:`~minimq.app.transport.Session.ack`."""
+        await asyncio.to_thread(self.session.ack, delivery_tag)
+
+    async def nack(self, delivery_tag: int, requeue: bool) -> None:
+        """See :meth:`~minimq.app.transport.Session.nack`."""
+        await asyncio.to_thread(self.session.nack, delivery_tag, requeue)
+
+    async def cancel(self, consumer_tag: str) -> None:
+        """See :meth:`~minimq.app.transport.Session.cancel`."""
+        await asyncio.to_thread(self.session.cancel, consumer_tag)
+
+    async def close(self) -> None:
+        """See :meth:`~minimq.app.transport.Session.close`."""
+        await asyncio.to_thread(self.session.close)
+
+
+class ThreadedAsyncTransport:
+    """An :class:`~minimq.app.transport.AsyncTransport` over a sync transport (stand-in, see above)."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self.url = transport.url
+
+    async def session(self) -> ThreadedAsyncSession:
+        """A new session, opened in a thread."""
+        return ThreadedAsyncSession(await asyncio.to_thread(self.transport.session))
+
+    async def close(self) -> None:
+        """Close the sync transport."""
+        await asyncio.to_thread(self.transport.close)
