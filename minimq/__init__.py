@@ -21,6 +21,16 @@ from .users import PasswordHash, User
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    """``minimq.App``: the application API, imported on first use (the core never imports its plugins)."""
+    if name == "App":
+        from .app import App
+
+        return App
+    raise AttributeError(f"module 'minimq' has no attribute {name!r}")
+
+
 __all__ = [
     "Broker", "Connection", "Channel", "PublishOutcome", "QueueDeclareOk",
     "Clock", "ManualClock", "SystemClock",

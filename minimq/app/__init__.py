@@ -1,4 +1,22 @@
-"""The application API (in the manner of Spring AMQP): a template, declarative listeners, converters.
+"""The application API (in the manner of Spring AMQP): declarative listeners, a template, converters.
 
-Work in progress: see docs/design/app.md for the shape and the transport interface.
+``App`` runs ``@app.listener`` handlers on worker threads or asyncio tasks, converting each message
+to the handler's declared payload type, answering requests that carry ``reply_to`` and settling
+failures with an error policy (``Reject``, ``Requeue``, ``Retry``).  See docs/app.md for a guide and
+docs/design/app.md for the plan.
 """
+
+from ._interim import AppError, DeclarationError, MessageConversionError
+from .application import App
+from .declarations import Binding, Exchange, Queue
+from .listeners import AsyncListenerContainer, Listener, ListenerContainer
+from .messages import Inbound, ReturnedMessage
+from .payloads import Headers
+from .policies import ErrorPolicy, Reject, Requeue, Retry, Settlement
+
+__all__ = [
+    "App", "Queue", "Exchange", "Binding", "Inbound", "ReturnedMessage", "Headers",
+    "Reject", "Requeue", "Retry", "ErrorPolicy", "Settlement",
+    "Listener", "ListenerContainer", "AsyncListenerContainer",
+    "AppError", "DeclarationError", "MessageConversionError",
+]
