@@ -6,17 +6,19 @@ failures with an error policy (``Reject``, ``Requeue``, ``Retry``).  See docs/ap
 docs/design/app.md for the plan.
 """
 
-from ._interim import AppError, DeclarationError, MessageConversionError
+from .errors import AppError, DeclarationError, MessageConversionError, ReplyTimeout
 from .application import App
 from .declarations import Binding, Exchange, Queue
 from .listeners import AsyncListenerContainer, Listener, ListenerContainer
 from .messages import Inbound, ReturnedMessage
 from .payloads import Headers
 from .policies import ErrorPolicy, Reject, Requeue, Retry, Settlement
+from .template import AsyncTemplate, Template
 
 __all__ = [
     "App", "Queue", "Exchange", "Binding", "Inbound", "ReturnedMessage", "Headers",
     "Reject", "Requeue", "Retry", "ErrorPolicy", "Settlement",
     "Listener", "ListenerContainer", "AsyncListenerContainer",
-    "AppError", "DeclarationError", "MessageConversionError",
+    "Template", "AsyncTemplate",
+    "AppError", "DeclarationError", "MessageConversionError", "ReplyTimeout",
 ]

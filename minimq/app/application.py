@@ -24,34 +24,20 @@ import threading
 from typing import Any, Callable, Iterable, Sequence, TypeVar, Union
 
 from ..broker import Broker
-from ._interim import AppError, Converters, ThreadedAsyncTransport
+from .converters import Converters
+from .errors import AppError
 from .declarations import Binding, Declarable, Exchange, Queue
 from .listeners import (AsyncListenerContainer, Listener, ListenerContainer, declare_each,
                         declare_each_async)
-from .memory import MemoryTransport
 from .payloads import analyse
 from .policies import ErrorPolicy, Reject
 from .transport import AsyncTransport, Transport
+from .urls import transport_for
 
 __all__ = ["App"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 Target = Union[Broker, str, Sequence[str], None]
-
-
-def _transport_for(target: Broker | str | Sequence[str], asynchronous: bool) -> Any:
-    """A transport for ``target``: ``urls.transport_for`` when that module exists, else in-process only."""
-    try:
-        from .urls import transport_for  # type: ignore[import-not-found]
-    except ImportError:
-        transport_for = None
-    if transport_for is not None:
-        return transport_for(target, asynchronous=asynchronous)
-    if not isinstance(target, Broker):
-        raise ValueError(f"cannot reach {target!r}: only memory:// and a minimq.Broker are available "
-                         "(the AMQP transports are not installed)")
-    sync = MemoryTransport(target)
-    return ThreadedAsyncTransport(sync) if asynchronous else sync
 
 
 class App:
@@ -97,7 +83,7 @@ class App:
         """The sync transport (made on first use)."""
         with self._lock:
             if self._transport is None:
-                self._transport = _transport_for(self.target, asynchronous=False)
+                self._transport = transport_for(self.target, asynchronous=False)
             return self._transport
 
     @property
@@ -105,14 +91,14 @@ class App:
         """The async transport (made on first use)."""
         with self._lock:
             if self._async_transport is None:
-                self._async_transport = _transport_for(self.target, asynchronous=True)
+                self._async_transport = transport_for(self.target, asynchronous=True)
             return self._async_transport
 
     @property
     def template(self) -> Any:
         """The sync :class:`~minimq.app.template.Template` on this app's transport and converters."""
         if self._template is None:
-            from .template import Template  # type: ignore[import-not-found]  # lazy: optional until merged
+            from .template import Template
             transport = self.transport
             with self._lock:
                 if self._template is None:
@@ -123,7 +109,7 @@ class App:
     def async_template(self) -> Any:
         """The :class:`~minimq.app.template.AsyncTemplate` on this app's async transport."""
         if self._async_template is None:
-            from .template import AsyncTemplate  # type: ignore[import-not-found]
+            from .template import AsyncTemplate
             transport = self.async_transport
             with self._lock:
                 if self._async_template is None:
@@ -346,4 +332,4 @@ class App:
 
 
 async def _make_async_transport(target: Broker | str | Sequence[str]) -> Any:
-    return _transport_for(target, asynchronous=True)
+    return transport_for(target, asynchronous=True)

@@ -34,7 +34,8 @@ from typing import Any, Callable, Iterable
 
 from ..errors import AMQPError
 from ..message import Properties
-from ._interim import Converters, DeclarationError
+from .converters import Converters
+from .errors import DeclarationError
 from .declarations import Declarable
 from .messages import Inbound
 from .payloads import HandlerSignature
@@ -80,7 +81,7 @@ class Listener:
 
 
 def _refused(item: Declarable, error: AMQPError) -> DeclarationError:
-    return DeclarationError(f"declaring {item!r} was refused: {error.reply_text}")
+    return DeclarationError(item, error)
 
 
 def declare_each(session: Session, declarables: Iterable[Declarable]) -> None:

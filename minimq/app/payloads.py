@@ -31,7 +31,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
-from ._interim import Converters, MessageConversionError
+from .converters import Converters
+from .errors import MessageConversionError
 from .messages import Inbound
 
 __all__ = ["Headers", "HandlerSignature", "analyse", "convert"]

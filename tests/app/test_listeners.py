@@ -159,7 +159,7 @@ def test_conversion_errors_name_the_parameter_the_type_and_why(body, why):
     def handler(point: Point) -> None: ...
 
     message = Inbound(body, Properties(), "", "q", 1, False)
-    from minimq.app._interim import Converters
+    from minimq.app.converters import Converters
     with pytest.raises(MessageConversionError) as raised:
         analyse(handler).arguments(message, Converters())
     text = str(raised.value)
@@ -331,7 +331,7 @@ def test_a_returned_value_answers_the_request_at_reply_to_with_its_correlation_i
         replies = [client.basic_get(reply_queue, auto_ack=True) for _ in range(2)]
         client.close()
     assert sorted((r.properties.correlation_id, r.body, r.properties.content_type) for r in replies) == [
-        ("a", b'{"square": 9}', "application/json"), ("b", b'{"square": 16}', "application/json")]
+        ("a", b'{"square":9}', "application/json"), ("b", b'{"square":16}', "application/json")]
 
 
 # -- lifecycle -----------------------------------------------------------------------------------
@@ -399,7 +399,7 @@ def test_declaration_refused_at_start_raises_declaration_error_naming_it(app):
     with pytest.raises(DeclarationError) as raised:
         app.start()
     text = str(raised.value)
-    assert text.startswith("declaring Queue(name='orders'"), text
+    assert text.startswith("cannot declare Queue(name='orders'"), text
     assert "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'orders' in vhost '/'" in text
     assert isinstance(raised.value.__cause__, minimq.PreconditionFailed)
     assert app.containers == ()
