@@ -284,8 +284,7 @@ class Broker:
             if kernel.closed:
                 raise ConnectionForced("broker forced connection closure with reason 'shutdown'")
             if self._refusing:
-                raise ConnectionRefusedError(111, "Connection refused (minimq: the broker is down, "
-                                                  "see Broker.refuse_connections)")
+                raise ConnectionRefusedError(111, "Connection refused")  # as a closed port: refuse_connections
             if password is not None:
                 self._check_login(user, password)
             connection = Connection(kernel, self._vhost(vhost), user, Channel, self._connections)
