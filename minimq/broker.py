@@ -11,15 +11,17 @@ connection to one; :meth:`get_queue` and :meth:`get_exchange` included.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Any, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .channel import Channel
 from .clock import Clock
 from .connection import Connection
 from .definitions import ImportReport, export_definitions, import_definitions
 from .drawing import to_svg
-from .errors import ConnectionForced, LoginRefused, NotAllowed
+from .errors import AMQPError, ChannelError, ConnectionForced, LoginRefused, NotAllowed, error_for_code
 from .events import Event, Subscription
 from .exchanges import Exchange
 from .explain import Explanation, explain_publish
@@ -38,7 +40,44 @@ from .topology import Topology
 from .users import PasswordHash, User
 from .vhost import VirtualHost
 
-__all__ = ["Broker"]
+__all__ = ["Broker", "ConnectionSummary", "MANAGEMENT_CLOSE_TEXT", "SHUTDOWN_CLOSE_TEXT"]
+
+#: RabbitMQ's reply text when the management UI or HTTP API closes a connection
+MANAGEMENT_CLOSE_TEXT = "CONNECTION_FORCED - Closed via management plugin"
+#: RabbitMQ's reply text for the connections it closes when it shuts down
+SHUTDOWN_CLOSE_TEXT = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
+
+
+@dataclass(frozen=True)
+class ConnectionSummary:
+    """One open connection as :meth:`Broker.connections` lists it.
+
+    ``connection`` is the core :class:`~minimq.connection.Connection` (pass it to
+    :meth:`Broker.close_connection`; its ``channels`` maps channel numbers to core channels, for
+    :meth:`Broker.close_channel`).  ``client_name`` is the client's ``connection_name`` when a
+    facade knows it, else None.  ``blocked`` is True while a resource alarm holds its publishes.
+    """
+
+    number: int
+    user: str
+    vhost: str
+    channels: int
+    client_name: str | None
+    blocked: bool
+    connection: Connection
+
+
+def _error_with_text(reply_code: int, reply_text: str) -> AMQPError:
+    """The core error for ``reply_code`` whose ``reply_text`` is exactly ``reply_text``."""
+    try:
+        error = error_for_code(reply_code, "")
+    except KeyError:
+        raise ValueError(f"reply_code {reply_code!r} is not an AMQP error code minimq knows "
+                         "(320, 403, 404, 405, 406, 501, 503, 504, 530, 540, 541)") from None
+    error.reply_text = reply_text
+    error.explanation = reply_text.partition(" - ")[2] if reply_text.startswith(f"{error.name} - ") else reply_text
+    error.args = (reply_code, reply_text)
+    return error
 
 
 class Broker:
@@ -66,6 +105,10 @@ class Broker:
             "guest": User("guest", PasswordHash.for_password("guest"), ("administrator",))}
         self.vhosts: dict[str, VirtualHost] = {"/": VirtualHost(kernel, "/")}
         self._stats: StatsCollector | None = None
+        #: ``refuse_connections(True)``: new connections fail as a closed port would
+        self._refusing = False
+        #: the resource alarm raised by ``block_publishers``, or None
+        self._alarm: str | None = None
         if store is not None:
             recover_from_store(kernel, self._vhost_for_recovery, store)
 
@@ -235,14 +278,17 @@ class Broker:
         With a ``password`` (protocol facades pass the client's credentials) an unknown user or a wrong
         password is refused with 403 ACCESS_REFUSED (:class:`LoginRefused`), before the vhost is looked
         at, as RabbitMQ's PLAIN login does; 530 NOT_ALLOWED if the vhost does not exist; 320 after
-        :meth:`close`.
+        :meth:`close`; the builtin ``ConnectionRefusedError`` while :meth:`refuse_connections` is on.
         """
         with self._kernel as kernel:
             if kernel.closed:
                 raise ConnectionForced("broker forced connection closure with reason 'shutdown'")
+            if self._refusing:
+                raise ConnectionRefusedError(111, "Connection refused")  # as a closed port: refuse_connections
             if password is not None:
                 self._check_login(user, password)
             connection = Connection(kernel, self._vhost(vhost), user, Channel, self._connections)
+            connection.alarm = self._alarm
             self._connections.add(connection)
             return connection
 
@@ -410,6 +456,132 @@ class Broker:
     def export_definitions(self, vhost: str | None = None) -> dict[str, Any]:
         """The broker's state in RabbitMQ's definitions format (``vhost``: the single-vhost form)."""
         return export_definitions(self, vhost)
+
+    # -- faults: what an operator or a failing server does to clients (docs/faults.md) ------------
+    def connections(self, vhost: str | None = None) -> list[ConnectionSummary]:
+        """Every open connection (to ``vhost``, or to any vhost when None), in opening order."""
+        with self._kernel:
+            return [ConnectionSummary(c.number, c.user, c.vhost.name, len(c.channels), c.client_name,
+                                      c.blocked_sent or (c.alarm is not None and c.has_published), c)
+                    for c in sorted(self._connections, key=lambda c: c.number)
+                    if vhost is None or c.vhost.name == vhost]
+
+    def close_connection(self, which: Connection | Callable[[ConnectionSummary], bool] | str,
+                         reply_code: int = 320, reply_text: str = MANAGEMENT_CLOSE_TEXT) -> int:
+        """Close connections from the server side, as ``rabbitmqctl close_connection`` or the management
+        UI does: each client gets ``connection.close`` with ``reply_code`` and ``reply_text`` (by default
+        RabbitMQ's management text, 320 CONNECTION_FORCED), its channels close and their unacked
+        messages are requeued.
+
+        ``which``: a core :class:`~minimq.connection.Connection`, a predicate called with each
+        :class:`ConnectionSummary`, or ``"all"``.  Returns how many connections were closed (a closed
+        connection is skipped).  ``ValueError`` for a ``reply_code`` that is not a connection (hard)
+        error code; ``TypeError`` for any other ``which``.
+        """
+        error = _error_with_text(reply_code, reply_text)
+        if not error.closes_connection:
+            raise ValueError(f"reply_code {reply_code} closes a channel, not a connection: use close_channel")
+        if not (which == "all" or isinstance(which, Connection) or callable(which)):
+            raise TypeError(f"which must be a Connection, a predicate or 'all', not {which!r}")
+        targets = [info for info in self.connections()
+                   if which == "all" or info.connection is which or (not isinstance(which, (str, Connection))
+                                                                       and which(info))]
+        closed = 0
+        with self._kernel:
+            for info in targets:
+                if info.connection.is_open:
+                    info.connection.close_locked(error)
+                    closed += 1
+        return closed
+
+    def close_channel(self, channel: Channel, reply_code: int, reply_text: str) -> None:
+        """Close one channel from the server side with a soft error (403, 404, 405 or 406): its client
+        gets ``channel.close`` with this code and text, the channel's unacked messages are requeued and
+        its siblings stay open.  ``channel`` is a core :class:`~minimq.channel.Channel` (see
+        :class:`ConnectionSummary`).  A closed channel stays as it was.  ``ValueError`` for a hard
+        error code (use :meth:`close_connection`)."""
+        error = _error_with_text(reply_code, reply_text)
+        if not isinstance(error, ChannelError):
+            raise ValueError(f"reply_code {reply_code} closes a connection, not a channel: use close_connection")
+        if not isinstance(channel, Channel):
+            raise TypeError(f"channel must be a minimq Channel, not {type(channel).__name__}")
+        with self._kernel:
+            channel.close_locked(error)
+
+    def cancel_consumers(self, queue: str, vhost: str = "/") -> int:
+        """Send every consumer of ``queue`` the server ``basic.cancel`` RabbitMQ sends when a queue is
+        deleted, without deleting it: clients see their cancel notification (pika's
+        ``on_cancel_callback``, aio-pika's consumer cancel, a native ``ConsumerCancelled`` event); the
+        channels stay open and their unacked messages stay unacked.  An ``auto_delete`` queue left with
+        no consumer is deleted, as after any last cancel.  Returns how many consumers were cancelled;
+        ``KeyError`` if there is no such queue, 530 for an unknown vhost."""
+        with self._kernel:
+            target = self._vhost(vhost).queues.get(queue)
+            if target is None:
+                raise KeyError(f"no queue {queue!r} in vhost {vhost!r}")
+            consumers = target.consumers
+            for consumer in consumers:
+                consumer.cancelled_by_server(consumer)
+                target.remove_consumer(consumer, dispatch=False)
+            target.after_consumers_changed(run=False)
+            return len(consumers)
+
+    def block_publishers(self, reason: str = "low on memory") -> None:
+        """Raise a resource alarm, as RabbitMQ does when it runs low on memory or disk: every connection
+        that has published is blocked and, if it asked for them, gets ``connection.blocked(reason)``; a
+        connection that publishes later is blocked (and told) at its first publish.  Only the protocol
+        facades hold a blocked connection's publishes (RabbitMQ stops reading its socket, they stop
+        reading it too); native channels are not held (docs/faults.md).  A second call while blocked
+        changes nothing, as RabbitMQ sends one ``connection.blocked`` for any number of alarms."""
+        if not isinstance(reason, str):
+            raise TypeError(f"reason must be str, not {type(reason).__name__}")
+        self._set_alarm(reason)
+
+    def unblock_publishers(self) -> None:
+        """Clear the alarm: blocked connections get ``connection.unblocked`` and their held publishes go
+        through, in order.  Harmless when no alarm is raised."""
+        self._set_alarm(None)
+
+    @property
+    def publishers_blocked(self) -> str | None:
+        """The reason given to :meth:`block_publishers` while the alarm is raised, else None."""
+        return self._alarm
+
+    def _set_alarm(self, reason: str | None) -> None:
+        with self._kernel:
+            if (reason is None) == (self._alarm is None):
+                return
+            self._alarm = reason
+            owed = [c for c in sorted(self._connections, key=lambda c: c.number) if c.set_alarm(reason)]
+        for connection in owed:
+            connection.notify_blocked(reason)
+
+    def refuse_connections(self, refuse: bool = True) -> None:
+        """``True``: the broker is "down": new connections fail as a closed port fails them (the core
+        raises ``ConnectionRefusedError``; pika code sees ``AMQPConnectionError``, aio-pika code
+        ``AMQPConnectionError``/``ConnectionError``) and every open connection is closed with 320
+        CONNECTION_FORCED (RabbitMQ's shutdown text).  ``False``: connections are accepted again."""
+        with self._kernel:
+            self._refusing = bool(refuse)
+            if refuse:
+                error = _error_with_text(320, SHUTDOWN_CLOSE_TEXT)
+                for connection in sorted(self._connections, key=lambda c: c.number):
+                    connection.close_locked(error)
+
+    @property
+    def refusing_connections(self) -> bool:
+        """True while :meth:`refuse_connections` makes the broker look down."""
+        return self._refusing
+
+    @contextlib.contextmanager
+    def down(self) -> Iterator[Broker]:
+        """``with broker.down():`` the broker is down inside the block (:meth:`refuse_connections`),
+        up again after it, also when the block raises."""
+        self.refuse_connections(True)
+        try:
+            yield self
+        finally:
+            self.refuse_connections(False)
 
     def __repr__(self) -> str:
         return f"Broker(vhosts={list(self.vhosts)}, clock={self._kernel.clock!r})"

@@ -54,6 +54,18 @@ class Connection:
         #: ``on_close(cause)``, called once after the lock is released when the connection closes
         #: (``cause`` None: closed by the client); protocol facades use it to tell their client
         self.on_close: Callable[[AMQPError | None], None] | None = None
+        #: the client's ``connection_name`` (its client properties), when a facade knows it
+        self.client_name: str | None = None
+        #: ``on_blocked(reason)`` / ``on_blocked(None)``: the client asked for ``connection.blocked``
+        #: notifications (its capabilities); called outside the lock when this connection gets
+        #: blocked / unblocked (see :meth:`note_publish`)
+        self.on_blocked: Callable[[str | None], None] | None = None
+        #: the broker's resource alarm while one is raised (``Broker.block_publishers``), else None
+        self.alarm: str | None = None
+        #: RabbitMQ's ``should_block``: this connection has published (only publishers are blocked)
+        self.has_published = False
+        #: a ``connection.blocked`` was sent and no ``connection.unblocked`` yet
+        self.blocked_sent = False
 
     @property
     def is_closed(self) -> bool:
@@ -129,6 +141,52 @@ class Connection:
         self._registry.discard(self)
         if self.on_close is not None:
             self.kernel.wakes.append(self)  # the kernel calls wake() once the lock is released
+
+    # -- flow control: RabbitMQ's reader throttle, modelled for facades that model the socket -------
+    def note_publish(self) -> bool:
+        """A facade is about to hand the broker a publish from this connection: True if the connection
+        is blocked now (a resource alarm is raised), and the publish must wait until it is unblocked.
+
+        As RabbitMQ's reader does, the first publish during an alarm blocks the connection and sends
+        ``connection.blocked`` (to a client that asked for it); a connection that has published before
+        the alarm is blocked, and told, when the alarm is raised.  The notification is delivered
+        through :attr:`on_blocked`, outside the lock, before this returns.
+        """
+        if self.has_published and self.alarm is None:
+            return False  # the common case: no lock round trip
+        kernel = self.kernel
+        with kernel:
+            self.has_published = True
+            reason = self.alarm
+            notify = reason is not None and self.is_open and self.on_blocked is not None and not self.blocked_sent
+            if notify:
+                self.blocked_sent = True
+        if notify:
+            self.notify_blocked(reason)
+        return reason is not None
+
+    def set_alarm(self, reason: str | None) -> bool:
+        """The broker raised (``reason``) or cleared (None) a resource alarm (lock held).  True when this
+        connection is owed a ``connection.blocked`` / ``connection.unblocked`` notification: call
+        :meth:`notify_blocked` with ``reason`` after releasing the lock."""
+        self.alarm = reason
+        if not self.is_open or self.on_blocked is None:
+            return False
+        if reason is not None:
+            if self.has_published and not self.blocked_sent:
+                self.blocked_sent = True
+                return True
+            return False
+        if self.blocked_sent:
+            self.blocked_sent = False
+            return True
+        return False
+
+    def notify_blocked(self, reason: str | None) -> None:
+        """Call :attr:`on_blocked` (outside the lock); a hook that raises is the facade's bug and propagates."""
+        hook = self.on_blocked
+        if hook is not None:
+            hook(reason)
 
     def wake(self) -> None:
         """Run the ``on_close`` hook (the kernel calls this after the lock is released)."""

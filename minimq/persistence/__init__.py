@@ -13,7 +13,7 @@ from __future__ import annotations
 __all__ = [
     "StoreError", "StoreOpenError", "StoreReadOnlyError", "StoreLockedError", "StoreCorruptError",
     "ForeignDatabaseError", "SchemaVersionError", "StoreFullError", "StoreIOError", "StoreEncodeError",
-    "StoreClosedError", "SQLiteStore",
+    "StoreClosedError", "SQLiteStore", "restart",
 ]
 
 
@@ -66,3 +66,4 @@ class StoreClosedError(StoreError):
 
 
 from .sqlite import SQLiteStore  # noqa: E402  (the errors above are imported by it)
+from .restart import restart  # noqa: E402

@@ -129,6 +129,11 @@ class Endpoint:
         self._held: deque | None = None
         self._mechanism = "PLAIN"
         self._loop_thread = threading.get_ident()
+        #: the client's capabilities include ``connection.blocked``; its ``connection_name``
+        self._wants_blocked = False
+        self._client_name: str | None = None
+        #: the broker stopped reading this connection (blocked by a resource alarm): frames wait in _held
+        self._throttled = False
 
     # -- the client's bytes ------------------------------------------------------------------
     def receive(self, data: bytes) -> None:
@@ -196,6 +201,11 @@ class Endpoint:
             self.state = "start-ok"
         elif state == "start-ok" and isinstance(frame, spec.Connection.StartOk):
             self._mechanism = frame.mechanism
+            client_properties = frame.client_properties or {}
+            capabilities = client_properties.get("capabilities") or {}
+            self._wants_blocked = bool(capabilities.get("connection.blocked"))
+            name = client_properties.get("connection_name")
+            self._client_name = None if name is None else str(name)
             user, password = self._credentials(frame)
             try:
                 if user is None:
@@ -221,7 +231,12 @@ class Endpoint:
             except core_errors.AMQPError as error:
                 self._close_connection(error.reply_code, error.reply_text, *_ids(frame))
                 return
+            except ConnectionRefusedError:  # the broker went down during the handshake: the socket drops
+                self._finish()
+                return
             connection.on_close = self._broker_closed
+            connection.client_name = self._client_name
+            connection.on_blocked = self._core_blocked
             self.connection = connection
             self._method(0, make(spec.Connection.OpenOk))
             self.state = "running"
@@ -306,6 +321,29 @@ class Endpoint:
                                               class_id=0, method_id=0))
         self.state = "closing"
 
+    def _core_blocked(self, reason: str | None) -> None:
+        """The core connection's ``on_blocked`` (any thread): send ``connection.blocked(reason)`` or
+        ``connection.unblocked`` to a client that asked for them; on unblock, read the held frames."""
+        if threading.get_ident() != self._loop_thread:
+            try:
+                self.loop.call_soon_threadsafe(self._core_blocked, reason)
+            except RuntimeError:  # the loop is closed
+                pass
+            return
+        if self.state != "running":
+            return
+        if self._wants_blocked:
+            if reason is not None:
+                self._method(0, make(spec.Connection.Blocked, reason=_short(reason)))
+            else:
+                self._method(0, make(spec.Connection.Unblocked))
+        if reason is None and self._throttled:
+            self._throttled = False
+            held = self._held
+            self._held = None
+            if held:
+                self._replay(held)
+
     # -- channels ------------------------------------------------------------------------------
     def _channel_frame(self, number: int, frame: Any) -> None:
         state = self.channels.get(number)
@@ -325,6 +363,11 @@ class Endpoint:
             return
         if state.publish is not None:
             self._content(state, frame)
+            return
+        if type(frame) is spec.Basic.Publish and self.connection.note_publish():
+            # blocked by a resource alarm: RabbitMQ stops reading the socket at this publish
+            self._throttled = True
+            self._held = deque([(number, frame)])
             return
         handler = _HANDLERS.get(type(frame))
         if handler is None:
@@ -502,14 +545,8 @@ class Endpoint:
 
         def release() -> None:
             held, self._held = self._held, None
-            while held:
-                if self._held is not None:  # a later frame holds again: keep the rest behind it
-                    self._held.extend(held)
-                    return
-                channel, frame = held.popleft()
-                if self.state == "closed":
-                    return
-                self._handle(channel, frame)
+            if held:
+                self._replay(held)
 
         return release
 
@@ -545,6 +582,17 @@ class Endpoint:
                 pass
 
         self.broker.store.when_durable(ticket, durable)  # type: ignore[union-attr]
+
+    def _replay(self, held: deque) -> None:
+        """Handle frames that waited, in order, until one of them makes the connection wait again."""
+        while held:
+            if self._held is not None:  # a later frame holds again: keep the rest behind it
+                self._held.extend(held)
+                return
+            channel, frame = held.popleft()
+            if self.state == "closed":
+                return
+            self._handle(channel, frame)
 
 
 def _ids(frame: Any) -> tuple[int, int]:

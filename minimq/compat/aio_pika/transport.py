@@ -123,9 +123,12 @@ class MemoryTransportFactory(TransportFactory):
         if url.host not in LOCAL_HOSTS:
             log.info("minimq: the connection to %s:%s is served by the in-process broker, not the network",
                      url.host, port)
+        broker = self.broker()
+        if broker.refusing_connections:  # Broker.refuse_connections: the port is closed
+            raise AMQPConnectionError(111, f"Connect call failed ('{url.host}', {port})")
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(loop=loop)
-        endpoint = Endpoint(self.broker(), loop, reader, f"{url.host}:{port}")
+        endpoint = Endpoint(broker, loop, reader, f"{url.host}:{port}")
         if self.on_connect is not None:
             self.on_connect(endpoint)
         return reader, MemoryWriter(endpoint)

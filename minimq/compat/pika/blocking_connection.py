@@ -62,7 +62,8 @@ from .codec import (check_channel_number, content_header_error, properties_to_co
                     short_string_ok, wire)
 from .connection import Parameters
 from .data import as_bytes
-from .events import ReturnedMessage, _ConsumerCancellationEvt, _ConsumerDeliveryEvt, _ReturnedMessageEvt
+from .events import (ReturnedMessage, _ConnectionBlockedEvt, _ConnectionUnblockedEvt, _ConsumerCancellationEvt,
+                     _ConsumerDeliveryEvt, _ReturnedMessageEvt)
 from .select_connection import SelectConnection
 from .timers import _IoloopTimerContext, _TimerEvt
 from .translate import CORE_ERRORS, translate_error
@@ -109,6 +110,15 @@ def reset_default_broker() -> None:
         broker, _default_broker = _default_broker, None
     if broker is not None:
         broker.close()
+
+
+def _socket_connect_error(error: OSError) -> Any:
+    """What pika's ``AMQPConnectionError`` carries for a refused TCP connect (its connector's error)."""
+    try:
+        from pika.adapters.utils.connection_workflow import AMQPConnectorSocketConnectError
+    except ImportError:
+        return error
+    return AMQPConnectorSocketConnectError(error)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -207,6 +217,13 @@ class BlockingConnection(_PikaBlockingConnection):  # type: ignore[misc,valid-ty
         #: numbers of channels whose core channel signalled events or its close (added from any thread);
         #: a read looks only at these
         self._signalled: set[int] = set()
+        #: connection.blocked (a reason) / connection.unblocked (None) "in the socket" (any thread appends)
+        self._flow: deque = deque()
+        #: publishes the broker has not read yet: the connection is blocked (RabbitMQ stops reading)
+        self._held: deque = deque()
+        self._blocked_callbacks: list[Callable] = []
+        self._unblocked_callbacks: list[Callable] = []
+        self._blocked_conn_timer: Any = None
 
         if isinstance(parameters, Broker):
             if broker is not None:
@@ -232,6 +249,12 @@ class BlockingConnection(_PikaBlockingConnection):  # type: ignore[misc,valid-ty
         except core_errors.AMQPError as error:
             self._impl._set_closed()
             raise translate_error(error, opening=True) from None
+        except ConnectionRefusedError as error:  # Broker.refuse_connections: as a closed port refuses
+            self._impl._set_closed()
+            raise exceptions.AMQPConnectionError(_socket_connect_error(error)) from None
+        client_properties = getattr(params, "client_properties", None) or {}
+        self._core.client_name = client_properties.get("connection_name")
+        self._core.on_blocked = self._on_core_blocked
 
     @staticmethod
     def _first_parameters(parameters: Any) -> Any:
@@ -294,12 +317,57 @@ class BlockingConnection(_PikaBlockingConnection):  # type: ignore[misc,valid-ty
 
         return on_events
 
+    def _on_core_blocked(self, reason: str | None) -> None:
+        """The core connection's ``on_blocked`` (any thread): a Connection.Blocked/Unblocked "arrives"."""
+        self._flow.append(reason)
+        self._ioloop.wake()
+
+    def _on_flow(self, reason: str | None) -> None:
+        """Read a Connection.Blocked (``reason``) or Connection.Unblocked (None), as pika handles them."""
+        if reason is not None:
+            method_frame = frame.Method(0, spec.Connection.Blocked(reason))
+            LOGGER.warning("Received %s from broker", method_frame)
+            for callback in self._blocked_callbacks:
+                self._ready_events.append(_ConnectionBlockedEvt(callback, method_frame))
+            timeout = getattr(self._parameters, "blocked_connection_timeout", None)
+            if timeout is not None and self._blocked_conn_timer is None:
+                self._blocked_conn_timer = self._adapter_call_later(timeout, self._on_blocked_connection_timeout)
+            return
+        method_frame = frame.Method(0, spec.Connection.Unblocked())
+        LOGGER.warning("Received %s from broker", method_frame)
+        if self._blocked_conn_timer is not None:
+            self._adapter_remove_timeout(self._blocked_conn_timer)
+            self._blocked_conn_timer = None
+        for callback in self._unblocked_callbacks:
+            self._ready_events.append(_ConnectionUnblockedEvt(callback, method_frame))
+        held = self._held
+        while held:  # the broker reads the socket again: the held publishes go through, in order
+            held.popleft()()
+
+    def _on_blocked_connection_timeout(self) -> None:
+        """pika's ``blocked_connection_timeout`` expired: pika tears the connection down (no close
+        frame: the broker sees the socket go; what it had not read is lost with it)."""
+        self._blocked_conn_timer = None
+        self._held.clear()
+        self._core.on_blocked = None
+        self._core.close()
+        self._on_closed(exceptions.ConnectionBlockedTimeout("Blocked connection timeout expired."))
+
+    def _wait_unblocked(self) -> None:
+        """A call that waits for the broker, behind held publishes: the broker reads nothing until it
+        unblocks the connection (pika's call stays blocked; ``blocked_connection_timeout`` ends it)."""
+        if self._held:
+            self._flush_output(lambda: not self._held)
+
     def _read_frames(self) -> None:
         """Read everything the broker has sent: events into channels, closes noticed.
 
         Raises ``ConnectionClosedByBroker`` when it reads the connection's close.
         """
         self._read_count += 1
+        flow = self._flow
+        while flow:
+            self._on_flow(flow.popleft())
         signalled = self._signalled
         channels = self._channels
         while signalled:
@@ -349,6 +417,9 @@ class BlockingConnection(_PikaBlockingConnection):  # type: ignore[misc,valid-ty
             ioloop.clear_wake()
             self._read_frames()
             ioloop.process_timeouts()
+            if self._closed_error is not None and not isinstance(self._closed_error,
+                                                                  exceptions.ConnectionClosedByClient):
+                raise self._closed_error  # a timer closed it (blocked_connection_timeout)
             if any(ready() for ready in waiters):
                 return
             ioloop.wait(_MAX_WAIT)
@@ -406,12 +477,15 @@ class BlockingConnection(_PikaBlockingConnection):  # type: ignore[misc,valid-ty
 
     # -- public API ------------------------------------------------------------------------------
     def add_on_connection_blocked_callback(self, callback: Callable) -> None:
-        """Accepted for compatibility: a minimq broker never blocks publishers."""
+        """Call ``callback(connection, method_frame)`` when the broker blocks this connection
+        (``Connection.Blocked``, see ``Broker.block_publishers``); dispatched like a timer."""
         require_callback(callback)
+        self._blocked_callbacks.append(functools.partial(callback, self))
 
     def add_on_connection_unblocked_callback(self, callback: Callable) -> None:
-        """Accepted for compatibility: a minimq broker never blocks publishers."""
+        """Call ``callback(connection, method_frame)`` when the broker unblocks this connection."""
         require_callback(callback)
+        self._unblocked_callbacks.append(functools.partial(callback, self))
 
     def call_later(self, delay: float, callback: Callable[[], Any]) -> int:
         """Run ``callback()`` after ``delay`` seconds, from ``process_data_events``/``start_consuming``."""
@@ -746,6 +820,9 @@ class BlockingChannel(_PikaBlockingChannel):  # type: ignore[misc,valid-type]
         the same way.
         """
         connection = self._connection
+        if connection._held:
+            connection._wait_unblocked()
+            self._raise_if_not_open()
         reads = connection._read_count
         try:
             result = operation(*args)
@@ -1095,7 +1172,13 @@ class BlockingChannel(_PikaBlockingChannel):  # type: ignore[misc,valid-type]
                 if self._delivery_confirmation:
                     self._connection._await_reply()  # reads the close: raises it
                 return
+        connection = self._connection
         if self._delivery_confirmation:
+            if connection._held or connection._core.note_publish():
+                # blocked: the broker reads nothing until it unblocks the connection, so no confirm comes
+                connection._held.append(lambda: None)  # what the publish waits behind
+                connection._wait_unblocked()
+                self._raise_if_not_open()
             outcome = self._rpc(self._impl.basic_publish, exchange, routing_key, body, core_properties,
                                 bool(mandatory))
             if outcome is _NACKED:
@@ -1109,8 +1192,14 @@ class BlockingChannel(_PikaBlockingChannel):  # type: ignore[misc,valid-type]
                 self._puback_return = None
                 raise exceptions.UnroutableError(messages)
         else:
-            self._write_async(self._impl.basic_publish, exchange, routing_key, body, core_properties,
-                              bool(mandatory))
+            impl = self._impl
+            if connection._held or connection._core.note_publish():
+                connection._read_closes()
+                self._raise_if_closed_by_broker()
+                connection._held.append(functools.partial(self._send_async, impl.basic_publish, exchange,
+                                                          routing_key, body, core_properties, bool(mandatory)))
+                return
+            self._write_async(impl.basic_publish, exchange, routing_key, body, core_properties, bool(mandatory))
 
     # -- qos, recover, confirms ---------------------------------------------------------------------
     def basic_qos(self, prefetch_size: int = 0, prefetch_count: int = 0, global_qos: bool = False) -> None:

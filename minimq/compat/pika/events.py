@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Any, Callable
 
 __all__ = ["ReturnedMessage", "_ConsumerDeliveryEvt", "_ConsumerCancellationEvt", "_ReturnedMessageEvt",
-           "USING_PIKA"]
+           "_ConnectionBlockedEvt", "_ConnectionUnblockedEvt", "USING_PIKA"]
 
 try:
-    from pika.adapters.blocking_connection import (ReturnedMessage, _ConsumerCancellationEvt,
+    from pika.adapters.blocking_connection import (ReturnedMessage, _ConnectionBlockedEvt,
+                                                   _ConnectionUnblockedEvt, _ConsumerCancellationEvt,
                                                    _ConsumerDeliveryEvt, _ReturnedMessageEvt)
 except ImportError:
     USING_PIKA = False
@@ -80,3 +81,19 @@ if not USING_PIKA:
         def dispatch(self) -> None:
             """Run the return callback: ``callback(channel, method, properties, body)``."""
             self.callback(self.channel, self.method, self.properties, self.body)
+
+    class _ConnectionBlockedEvt:  # type: ignore[no-redef]
+        """A ``Connection.Blocked`` from the broker, for a blocked callback."""
+
+        __slots__ = ("_callback", "_method_frame")
+
+        def __init__(self, callback: Callable, method_frame: Any) -> None:
+            self._callback = callback
+            self._method_frame = method_frame
+
+        def dispatch(self) -> None:
+            """Run the callback: ``callback(method_frame)`` (the connection is bound in already)."""
+            self._callback(self._method_frame)
+
+    class _ConnectionUnblockedEvt(_ConnectionBlockedEvt):  # type: ignore[no-redef]
+        """A ``Connection.Unblocked`` from the broker, for an unblocked callback."""

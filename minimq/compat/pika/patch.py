@@ -89,6 +89,13 @@ class PikaPatch:
 
         self.connection_class: type[_facade.BlockingConnection] = BlockingConnection
 
+    def use(self, broker: Broker) -> None:
+        """Bind connections made from now on to ``broker`` (open ones stay where they are): after
+        ``minimq.persistence.restart``, reconnecting pika code reaches the new broker."""
+        if not isinstance(broker, Broker):
+            raise TypeError(f"broker must be a minimq Broker, not {type(broker).__name__}")
+        self.broker = broker
+
     def _class_for(self, cls: type) -> type:
         """The class a patched construction of ``cls`` (pika's class or a subclass of it) builds."""
         if cls is _pika_blocking_connection_class():
