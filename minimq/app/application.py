@@ -255,12 +255,19 @@ class App:
     async def close_async(self, timeout: float = 10.0) -> None:
         """Stop the async listeners, close both transports and the broker the app made."""
         await self.stop_async(timeout)
+        await self._close_loop_resources()
+        await asyncio.to_thread(self.close, timeout)
+
+    async def _close_loop_resources(self) -> None:
+        """Close the async template and transport: their connections belong to the running loop and
+        cannot outlive it (the next ``async with app`` opens new ones)."""
         with self._lock:
             async_transport, self._async_transport = self._async_transport, None
-            self._async_template = None
+            async_template, self._async_template = self._async_template, None
+        if async_template is not None:
+            await async_template.close()
         if async_transport is not None:
             await async_transport.close()
-        await asyncio.to_thread(self.close, timeout)
 
     def __enter__(self) -> App:
         self.start()
@@ -325,6 +332,7 @@ class App:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop_async()
+        await self._close_loop_resources()
 
     def __repr__(self) -> str:
         state = "running" if self._running else "stopped"
