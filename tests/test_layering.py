@@ -32,11 +32,11 @@ CORE_ORDER = [
     # matchers, exchanges and routing
     "topic", "headers", "exchanges", "routing",
     # rules that need no broker state
-    "arguments", "deadletter", "policies",
+    "arguments", "deadletter", "policies", "poison",
     # ports and the kernel
     "store", "kernel",
     # queues and the vhost
-    "consumer", "queue", "vhost", "recovery",
+    "consumer", "queue", "vhost", "recovery", "redrive",
     # pictures and snapshots of the topology (drawing reads snapshots through protocols)
     "drawing", "topology",
     # teaching: reads vhosts, exchanges, bindings, queues and policies; changes nothing
@@ -44,7 +44,9 @@ CORE_ORDER = [
     # channel pieces
     "connection", "inbox", "publish_checks", "reply_to", "channel",
     # the public face: stats, users, definitions import/export, the broker
-    "stats", "users", "definitions", "broker",
+    "stats", "journal", "users", "definitions", "broker",
+    # the test toolkit: assertions on a broker's journal, through the broker's public methods
+    "testing",
 ]
 #: subpackages that sit on the core (they must exist: the list names no plans)
 PLUGINS = ("persistence", "compat", "aio")
