@@ -172,8 +172,8 @@ class Broker:
         props, _headers, _extra, ttl = _explain_checks(properties or Properties(), len(body))
         with self._kernel:
             taken, message = inject_message(self._vhost(vhost), queue, body, props, ttl)
-        if self._journal is not None and message.trace_id is not None:
-            self._journal.note(message.trace_id, "injected")
+            if self._journal is not None and message.trace_id is not None:
+                self._journal.note(message.trace_id, "injected")  # before its events are handed out
         return taken
 
     def move(self, src_queue: str, dst_exchange: str, routing_key: str | None = None,
@@ -195,10 +195,10 @@ class Broker:
             raise TypeError(f"routing_key must be str or None, not {type(routing_key).__name__}")
         with self._kernel:
             report, links = move_messages(self._vhost(vhost), src_queue, dst_exchange, routing_key, where, limit)
-        journal = self._journal
-        if journal is not None:
-            for source_id, new_id in links:
-                journal.note(new_id, "moved", source_id)
+            journal = self._journal
+            if journal is not None:  # before the moved messages' events are handed out
+                for source_id, new_id in links:
+                    journal.note(new_id, "moved", source_id)
         return report
 
     def set_poison_guard(self, threshold: int | None, action: str = "warn") -> PoisonGuard | None:

@@ -261,7 +261,7 @@ class Journal:
                         record.source = source
                         source.copies.append(record)
                         source.events.append(event)
-                elif kind == "enqueue":  # a message the broker made itself: inject or move
+                elif message_id in self._notes:  # a message the broker made itself: inject or move
                     record = self._new(message_id, "injected", event)
                 else:
                     return
@@ -294,7 +294,9 @@ class Journal:
 
     def note(self, message_id: int, origin: str, source_id: int | None = None) -> None:
         """The broker made message ``message_id`` itself (``origin``: ``"injected"`` or ``"moved"``,
-        from the message ``source_id``).  Its events may come before or after this call."""
+        from the message ``source_id``).  Called with the broker lock held, before the message's
+        events are handed out, so its first event (an ``enqueue``, or a ``drop`` when the queue
+        refused it) opens its record."""
         if origin not in ORIGINS:
             raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, got {origin!r}")
         with self._lock:
