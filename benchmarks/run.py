@@ -256,17 +256,56 @@ def case_direct(cfg: dict) -> tuple[list[Row], list[str]]:
 
     t3 = measure({"mm": Subject(ev_setup, mm_publish, n), "q": Subject(mm_setup, mm_publish, n)})
     assert oq.message_count == n, "observed publish case lost messages"
+
+    def journaled(enable: bool) -> tuple[Broker, Any, Any]:
+        """The same topology on a fresh broker: its journal on, or enabled and disabled again."""
+        jb = Broker()
+        jch = jb.channel()
+        jch.exchange_declare("bench.direct", "direct")
+        jch.queue_declare("bench.q")
+        jch.queue_bind("bench.q", "bench.direct", "k")
+        journal = jb.enable_journal()
+        if not enable:
+            jb.disable_journal()
+        return jb, jch, journal
+
+    jb_on, jch_on, journal_on = journaled(True)
+    jb_off, jch_off, _ = journaled(False)
+    jch_on.basic_publish("bench.direct", "k", BODY)  # the journal does record: one record, enqueued
+    assert [r.queues for r in journal_on.records()] == [("bench.q",)], journal_on.records()
+
+    def jon_setup() -> Any:
+        jch_on.queue_purge("bench.q")
+        journal_on.clear()  # records of earlier rounds would only cost memory
+        return jch_on.basic_publish
+
+    def joff_setup() -> Any:
+        jch_off.queue_purge("bench.q")
+        return jch_off.basic_publish
+
+    t4 = measure({"mm": Subject(jon_setup, mm_publish, n), "off": Subject(joff_setup, mm_publish, n),
+                  "sub": Subject(ev_setup, mm_publish, n), "q": Subject(mm_setup, mm_publish, n)})
+    assert len(journal_on) == n and jb_on.get_queue("bench.q").message_count == n, "journaled publish lost messages"
+    assert jb_off.journal is None and jb_off.get_queue("bench.q").message_count == n
     rows = [
         Row("direct publish -> 1 queue", t1["mm"], t1["q"], 3, kombu_fig=t1.get("k")),
         Row("publish + basic_get + ack", t2["mm"], t2["q"], 4, kombu_fig=t2.get("k")),
         Row("publish with one no-op event subscriber", t3["mm"], t3["q"], 5, kombu_fig="n/a"),
+        Row("publish with the journal on", t4["mm"], t4["sub"], 2, kombu_fig="n/a"),
+        Row("publish with the journal on, vs no subscriber", t4["mm"], t4["q"], None, kombu_fig="n/a"),
+        Row("publish, journal enabled then disabled", t4["off"], t4["q"], None, kombu_fig="n/a"),
     ]
     notes = [f"direct publish: {n:,} publishes per run into one queue (its backlog grows to {n:,}); "
              "baseline queue.Queue.put of the same body",
              "publish + basic_get + ack: one message at a time (backlog 0/1); baseline queue.Queue put + get",
              "publish with one no-op event subscriber: the direct publish on a broker where broker.subscribe(lambda e: None) "
              "is open (three events per publish: publish, route, enqueue); baseline the same publish on the broker "
-             "nobody listens to, interleaved"]
+             "nobody listens to, interleaved",
+             "publish with the journal on: the direct publish on a broker with broker.enable_journal() (one record "
+             "per message, three events recorded); judged against the broker with one no-op event subscriber (the "
+             "journal's own cost on top of the event stream it is built on); the next, unjudged, line compares it "
+             "with the broker nobody listens to, and the one after is a broker whose journal was enabled and "
+             "disabled again against that same broker"]
     return rows, notes
 
 

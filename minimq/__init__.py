@@ -16,6 +16,9 @@ from .errors import (AccessRefused, AMQPError, ChannelClosed, ChannelError, Chan
                      InternalError, ConfirmTimeout, PublishNacked,
                      LoginRefused, NotAllowed, NotFound, NotImplementedByServer, PreconditionFailed, ResourceLocked)
 from .events import EVENT_KINDS, Event, Subscription
+from .journal import Journal, JournalDisabledError, MessageRecord
+from .poison import PoisonGuard, PoisonMessageError
+from .redrive import MoveReport
 from .message import Confirm, ConsumerCancelled, Delivery, Message, Properties, Returned
 from .users import PasswordHash, User
 
@@ -40,6 +43,7 @@ __all__ = [
     "NotImplementedByServer", "InternalError", "ChannelClosed", "ConnectionClosed",
     "ConfirmTimeout", "PublishNacked",
     "Event", "Subscription", "EVENT_KINDS", "format_table",
+    "Journal", "MessageRecord", "JournalDisabledError", "MoveReport", "PoisonGuard", "PoisonMessageError",
     "DefinitionsError", "ImportReport", "Skipped", "PasswordHash", "User",
     "__version__",
 ]

@@ -21,17 +21,20 @@ from .clock import Clock
 from .connection import Connection
 from .definitions import ImportReport, export_definitions, import_definitions
 from .drawing import to_svg
-from .errors import AMQPError, ChannelError, ConnectionForced, LoginRefused, NotAllowed, error_for_code
+from .errors import AMQPError, ChannelError, ConnectionForced, LoginRefused, NotAllowed, NotFound, error_for_code
 from .events import Event, Subscription
 from .exchanges import Exchange
 from .explain import Explanation, explain_publish
+from .journal import JOURNAL_KINDS, Journal, JournalDisabledError, MessageRecord
 from .kernel import Kernel
-from .message import Properties
+from .message import Message, Properties
 from .names import REPLY_TO
+from .poison import PoisonGuard
 from .policies import Policy, validate_definition
 from .publish_checks import check_properties, coerce_body
 from .queue import Queue
 from .recovery import recover_from_store
+from .redrive import MoveReport, inject_message, move_messages
 from .stats import (BindingInfo, ChannelInfo, ConnectionInfo, ConsumerInfo, ExchangeInfo, QueueInfo,
                     COUNTED_KINDS, StatsCollector, binding_infos, channel_infos, connection_infos, consumer_infos,
                     exchange_infos, queue_infos)
@@ -109,6 +112,7 @@ class Broker:
         self._refusing = False
         #: the resource alarm raised by ``block_publishers``, or None
         self._alarm: str | None = None
+        self._journal: Journal | None = None
         if store is not None:
             recover_from_store(kernel, self._vhost_for_recovery, store)
 
@@ -154,6 +158,103 @@ class Broker:
         collector, self._stats = self._stats, None
         if collector is not None:
             collector.close()
+
+    # -- the journal, peek/inject/move, the poison guard (docs/journal.md) -----------------------
+    def enable_journal(self, limit: int | None = None) -> Journal:
+        """Start recording every message from now on (a :class:`~minimq.journal.Journal`, an event
+        subscriber: free until called).  ``limit`` bounds the records kept (oldest forgotten first).
+        Returns the journal; a second call returns the running one.  ``ValueError`` for a bad ``limit``."""
+        if self._journal is None:
+            journal = Journal(limit)
+            journal.subscription = self.subscribe(journal.on_event, JOURNAL_KINDS)
+            self._journal = journal
+        return self._journal
+
+    def disable_journal(self) -> None:
+        """Stop recording (the journal object keeps what it has); harmless when the journal is off."""
+        journal, self._journal = self._journal, None
+        if journal is not None:
+            journal.close()
+
+    @property
+    def journal(self) -> Journal | None:
+        """The running journal, or None when it is off."""
+        return self._journal
+
+    def published(self, exchange: str | None = None, routing_key: str | None = None,
+                  where: Callable[[MessageRecord], Any] | None = None) -> list[MessageRecord]:
+        """The journal's records of messages ``basic.publish``-ed to ``exchange`` with ``routing_key``
+        (None: any) satisfying ``where`` (a predicate on the record), in publish order.
+        :class:`~minimq.journal.JournalDisabledError` when the journal is off."""
+        if self._journal is None:
+            raise JournalDisabledError()
+        return self._journal.published(exchange, routing_key, where)
+
+    def peek(self, queue: str, n: int = 10, vhost: str = "/") -> list[Message]:
+        """The first ``n`` ready messages of ``queue`` in delivery order, changing nothing (no
+        delivery, no redelivered flag, no expiry acted on: expired messages not yet dropped are
+        included, as in ``message_count``).  Works with the journal off.  404 :class:`NotFound` for an
+        unknown queue, 530 for an unknown vhost, ``ValueError`` for ``n`` < 0."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be an int >= 0, got {n!r}")
+        with self._kernel:
+            target = self._vhost(vhost)
+            q = target.queues.get(queue)
+            if q is None:
+                raise NotFound(f"no queue '{queue}' in vhost '{vhost}'")
+            return q.ready_messages()[:n]
+
+    def inject(self, queue: str, body: bytes, properties: Properties | None = None, vhost: str = "/") -> bool:
+        """Put a message straight into ``queue`` as if the default exchange routed it there: the
+        queue's limits, TTL, consumers and dead-lettering apply, and the journal records it as
+        ``"injected"``.  Returns False if a ``reject-publish`` limit refused it (dropped, or
+        dead-lettered with ``reject-publish-dlx``, as a publish would be).  Properties are checked as a
+        publish's (406 :class:`PreconditionFailed`); 404 for an unknown queue, 530 for an unknown vhost."""
+        if type(body) is not bytes:
+            body = coerce_body(body)
+        props, _headers, _extra, ttl = _explain_checks(properties or Properties(), len(body))
+        with self._kernel:
+            taken, message = inject_message(self._vhost(vhost), queue, body, props, ttl)
+            if self._journal is not None and message.trace_id is not None:
+                self._journal.note(message.trace_id, "injected")  # before its events are handed out
+        return taken
+
+    def move(self, src_queue: str, dst_exchange: str, routing_key: str | None = None,
+             where: Callable[[Message], Any] | None = None, limit: int | None = None,
+             vhost: str = "/") -> MoveReport:
+        """Redrive: move ready messages of ``src_queue`` (a dead-letter queue, say) by publishing them
+        to ``dst_exchange``, in queue order, keeping their properties and ``x-death`` history.
+
+        ``routing_key`` None: each message's original key (for a dead-lettered message, the keys of
+        its first death; see :mod:`minimq.redrive`).  ``where``: a predicate on the message (runs
+        under the broker lock: it must not call the broker).  ``limit``: at most this many messages
+        are tried.  Atomic per message: a message no queue takes stays in the source and is listed in
+        the report's ``unroutable``.  Returns a :class:`~minimq.redrive.MoveReport` (``moved``: how
+        many).  404 for an unknown queue or exchange, 530 for an unknown vhost, ``ValueError`` for a
+        bad ``limit``."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValueError(f"limit must be an int >= 0 or None, got {limit!r}")
+        if routing_key is not None and not isinstance(routing_key, str):
+            raise TypeError(f"routing_key must be str or None, not {type(routing_key).__name__}")
+        with self._kernel:
+            report, links = move_messages(self._vhost(vhost), src_queue, dst_exchange, routing_key, where, limit)
+            journal = self._journal
+            if journal is not None:  # before the moved messages' events are handed out
+                for source_id, new_id in links:
+                    journal.note(new_id, "moved", source_id)
+        return report
+
+    def set_poison_guard(self, threshold: int | None, action: str = "warn") -> PoisonGuard | None:
+        """Watch for poison loops: a message requeued ``threshold`` times in a row on a queue without
+        a delivery limit is logged on the ``minimq.poison`` logger (``action="warn"``), or the
+        requeuing ``basic_nack``/``basic_reject``/``basic_recover`` raises
+        :class:`~minimq.poison.PoisonMessageError` and changes nothing (``action="error"``); see
+        :mod:`minimq.poison`.  ``threshold=None`` switches the guard off (the default: free).
+        Returns the guard.  ``ValueError`` for a bad threshold or action."""
+        guard = None if threshold is None else PoisonGuard(self._kernel, threshold, action)
+        with self._kernel as kernel:
+            kernel.poison = guard
+        return guard
 
     def list_queues(self, vhost: str = "/") -> list[QueueInfo]:
         """``rabbitmqctl list_queues``: one record per queue, by name (format with ``format_table``)."""

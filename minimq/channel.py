@@ -672,6 +672,8 @@ class Channel(EventInbox):
                 deliveries = [unacked.pop(delivery_tag)]
             else:
                 deliveries = self._take(delivery_tag, multiple)
+            if requeue and self._kernel.poison is not None:
+                self._check_poison(kind, deliveries)
             if self._tx is not None:
                 self._tx.append((kind, deliveries, requeue))
                 return
@@ -743,8 +745,19 @@ class Channel(EventInbox):
         if not requeue:
             raise NotImplementedByServer("requeue=false")
         deliveries = list(self._unacked.values())
+        if self._kernel.poison is not None:
+            self._kernel.poison.check(deliveries)
         self._unacked.clear()
         self._apply_settlement("nack", deliveries, True)
+
+    def _check_poison(self, kind: str, deliveries: list[Delivery]) -> None:
+        """The poison guard may refuse a requeue (``minimq.poison``): the deliveries taken for it go
+        back to the unacked table, so the refused call changes nothing."""
+        try:
+            self._kernel.poison.check(deliveries)
+        except Exception:
+            self._restore_settlements([(kind, deliveries, True)])
+            raise
 
     def basic_qos(self, prefetch_size: int = 0, prefetch_count: int = 0, global_qos: bool = False) -> None:
         """Per-consumer limit for consumers created afterwards, or (``global_qos``) one channel-wide limit.

@@ -3,9 +3,11 @@
     python -m minimq demo topics
     python -m minimq explain definitions.json logs web.error --format svg -o path.svg
     python -m minimq topology definitions.json --format mermaid
+    python -m minimq move --store broker.db orders.dlq orders --limit 10
 
 A front end on the package's public face (``from minimq import ...`` only), never imported by the
-core.  Every command works on a fresh in-process broker.  Errors a user can cause (a missing or
+core.  Every command works on a fresh in-process broker, except ``move``, which opens a broker on an
+SQLite store file and changes it.  Errors a user can cause (a missing or
 malformed file, an unknown vhost or exchange, a bad ``--header``) print one line to stderr and exit
 1, with no traceback; argparse's usage errors exit 2.  See docs/cli.md.
 """
@@ -17,7 +19,8 @@ import os
 import sys
 from typing import Any, Callable, Sequence, TextIO
 
-from minimq import Broker, DefinitionsError, Event, NotAllowed, Properties
+from minimq import Broker, DefinitionsError, Event, NotAllowed, NotFound, Properties
+from minimq.persistence import SQLiteStore, StoreError
 
 __all__ = ["main", "narrate", "PATTERNS", "CliError"]
 
@@ -292,12 +295,43 @@ def _topology(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# -- store-based commands ---------------------------------------------------------------------------
+def _move(args: argparse.Namespace, out: TextIO) -> int:
+    if not os.path.exists(args.store):
+        raise CliError(f"no such file: {args.store}")
+    if args.limit is not None and args.limit < 0:
+        raise CliError(f"--limit must be >= 0, got {args.limit}", code=2)
+    try:
+        broker = Broker(store=SQLiteStore(args.store))
+    except StoreError as error:
+        raise CliError(f"cannot open the store {args.store}: {error}") from None
+    try:
+        if args.vhost not in broker.vhosts:
+            raise CliError(f"unknown vhost {args.vhost!r}; the vhosts are: "
+                           f"{', '.join(repr(v) for v in broker.vhosts)}")
+        try:
+            report = broker.move(args.source, args.exchange, routing_key=args.routing_key, limit=args.limit,
+                                 vhost=args.vhost)
+        except NotFound as error:
+            raise CliError(error.reply_text.replace("NOT_FOUND - ", "")) from None
+        key = f"key {args.routing_key!r}" if args.routing_key is not None else "their original keys"
+        print(f"moved {report.moved} message{'s' if report.moved != 1 else ''} from queue {args.source!r} "
+              f"to exchange {args.exchange!r} with {key}", file=out)
+        if report.unroutable:
+            print(f"{len(report.unroutable)} unroutable message{'s' if len(report.unroutable) != 1 else ''} "
+                  f"left in {args.source!r} (no queue took them)", file=out)
+    finally:
+        broker.close()
+    return 0 if not report.unroutable else 3
+
+
 # -- the parser and the entry point -----------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The ``minimq`` argument parser, with one subcommand per command."""
     parser = argparse.ArgumentParser(
         prog="minimq", description="minimq, an in-process broker with RabbitMQ's AMQP model: "
-                                   "run the classic patterns, explain a publish, draw a topology.")
+                                   "run the classic patterns, explain a publish, draw a topology, "
+                                   "move messages in a store file.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = commands.add_parser("demo", help="run a classic pattern with a narrated event trace",
@@ -330,6 +364,21 @@ def build_parser() -> argparse.ArgumentParser:
                           help="text (default), svg, mermaid or dot")
     topology.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     topology.set_defaults(run=_topology)
+
+    move = commands.add_parser("move", help="redrive: move ready messages from a queue to an exchange",
+                               description="Open a broker on an SQLite store file and move the ready messages "
+                                           "of queue SOURCE (a dead-letter queue, say) to exchange EXCHANGE, "
+                                           "keeping their x-death history; messages no queue takes stay. "
+                                           "Exit code 3 when some stayed.")
+    move.add_argument("--store", required=True, metavar="FILE", help="the SQLite store file (minimq.persistence)")
+    move.add_argument("source", metavar="SOURCE", help="the queue to take ready messages from")
+    move.add_argument("exchange", metavar="EXCHANGE", help="the exchange to publish them to ('' is the default)")
+    move.add_argument("--routing-key", metavar="KEY",
+                      help="publish with KEY (default: each message's original routing key; for a "
+                           "dead-lettered message the keys of its first death)")
+    move.add_argument("--limit", type=int, metavar="N", help="move at most N messages")
+    move.add_argument("--vhost", default="/", help="the virtual host (default: /)")
+    move.set_defaults(run=_move)
     return parser
 
 

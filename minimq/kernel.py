@@ -68,7 +68,7 @@ class TimerTarget(Protocol):
 class Kernel:
     """The shared machinery of one broker (see the module docstring for each part's rules)."""
 
-    __slots__ = ("lock", "clock", "store", "events", "observers", "connections_opened", "wakes", "closed",
+    __slots__ = ("lock", "clock", "store", "events", "observers", "poison", "connections_opened", "wakes", "closed",
                  "_timers", "_timer_seq", "_timer_cond", "_timer_thread", "__weakref__")
 
     def __init__(self, clock: Clock | None = None) -> None:
@@ -78,6 +78,8 @@ class Kernel:
         self.events = EventHub(self, self.clock)
         #: the hub while a subscription is open, else None (the one test every hook point makes)
         self.observers: EventHub | None = None
+        #: the poison-loop guard (``minimq.poison.PoisonGuard``) while one is set, else None
+        self.poison: Any = None
         self.connections_opened = 0
         self.wakes: list[Wakeable] = []
         #: set by :meth:`close`: the timer thread stops, the broker refuses new connections

@@ -30,7 +30,7 @@ All methods run with the broker lock held.
 from __future__ import annotations
 
 from collections import deque
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from typing import Any, Iterable, Protocol
 
 from .consumer import Consumer
@@ -150,6 +150,49 @@ class _Fifo:
                     out.append(QueuedMessage(seq, item, None))
                 seq += 1
         return out
+
+    def pin(self) -> None:
+        """Give every bare item of ``fresh`` its :class:`QueuedMessage`, in place, so the entries keep
+        their identity (for :meth:`Queue.ready_entries` and :meth:`remove`)."""
+        fresh = self.fresh
+        if all(type(item) is QueuedMessage for item in fresh):
+            return
+        pinned: list[QueuedMessage] = []
+        seq = self.base
+        for item in fresh:
+            kind = type(item)
+            if kind is QueuedMessage:
+                pinned.append(item)
+                seq = item.seq + 1
+                continue
+            pinned.append(QueuedMessage(seq, item[1], item[0]) if kind is tuple else QueuedMessage(seq, item, None))
+            seq += 1
+        fresh.clear()
+        fresh.extend(pinned)
+
+    def remove(self, entry: QueuedMessage) -> bool:
+        """Take ``entry`` (pinned: see :meth:`pin`) out; False if it is not here.  O(1) at the head, else O(n)."""
+        front = self.front
+        if front and entry in front:
+            front.remove(entry)
+            return True
+        returned = self.returned
+        for i, (_seq, item) in enumerate(returned):
+            if item is entry:
+                returned[i] = returned[-1]
+                returned.pop()
+                heapify(returned)
+                return True
+        fresh = self.fresh
+        if fresh and fresh[0] is entry:
+            fresh.popleft()
+            self.base = entry.seq + 1
+            return True
+        for i, item in enumerate(fresh):
+            if item is entry:
+                del fresh[i]
+                return True
+        return False
 
     def clear(self) -> None:
         self.fresh.clear()
@@ -279,6 +322,34 @@ class Queue:
     def ready_messages(self) -> list[Message]:
         """The ready messages in delivery order (for inspection and tests)."""
         return [e.message for e in self._all_ready()]
+
+    def ready_entries(self) -> list[QueuedMessage]:
+        """The ready messages' entries in delivery order, each kept as an object of its own until it
+        leaves (so :meth:`remove_ready` can name one).  Expiry is not caught up: call
+        :meth:`expire_due` first to leave out what has expired.  O(n)."""
+        for level in self._store_levels:
+            level.pin()
+        return self._all_ready()
+
+    def remove_ready(self, entry: QueuedMessage) -> bool:
+        """Take one ready message out of the queue for good (its entry from :meth:`ready_entries`), as
+        if it was fetched and acked; False (nothing changed) if it is no longer ready here.  O(1) at
+        the head, O(n) elsewhere.  The caller reports the event."""
+        if self.deleted or not self._level_of(entry.message).remove(entry):
+            return False
+        self._ready_bytes -= len(entry.message.body)
+        self._ready_count -= 1
+        self.forget(entry)
+        if self._has_ttl:
+            self._arm_timer()
+        return True
+
+    def accepts(self, size: int) -> bool:
+        """Whether a publish of a ``size``-byte body would be taken now: False only when a length
+        limit with ``overflow`` ``reject-publish`` / ``reject-publish-dlx`` would refuse it."""
+        if self.deleted:
+            return False
+        return not (self._limited and self.overflow != "drop-head" and self._would_overflow(size))
 
     def _level_of(self, message: Message) -> _Fifo:
         plain = self._plain
@@ -505,6 +576,11 @@ class Queue:
             self._level_of(entry.message).requeue(entry)
         self._ready_bytes += len(entry.message.body)
         self._ready_count += 1
+        guard = self._kernel.poison
+        if guard is not None and self.delivery_limit is None:  # the poison-loop guard (minimq.poison)
+            if not self.quorum:
+                entry.delivery_count += 1
+            guard.requeued(self, entry)
         if self.durable and self._kernel.store is not None:
             self._kernel.persist_redelivered(self.vhost.name, self.name, entry)
 

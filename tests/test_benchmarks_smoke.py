@@ -40,6 +40,7 @@ def expected_judged(cfg: dict) -> list[str]:
     """The judged lines run.py produces (case order), named as it names them for the settings ``cfg``."""
     small, big = cfg["topic_sizes"][0], cfg["topic_sizes"][-1]
     names = ["direct publish -> 1 queue", "publish + basic_get + ack", "publish with one no-op event subscriber",
+             "publish with the journal on",
              "fanout publish -> 10 queues", "fanout publish + drain 10 (get+ack)",
              f"topic hot keys: {big:,} vs {small} bindings", f"topic distinct keys: {big:,} vs {small} bindings",
              f"topic {small} bindings vs naive regex loop", f"topic queue_bind at {big:,} bindings (per binding)",

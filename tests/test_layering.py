@@ -9,8 +9,9 @@
   across modules is ``_check()``, the invariant check every stateful class offers to tests.
 * No module of the package, plugins included, is part of an import circle.
 * Front ends (``FRONT_ENDS``: the command line) sit on top of everything: they import the package's
-  public face (``from minimq import ...``, names in ``minimq.__all__``) and each other, nothing else of
-  the package, and read no private attribute.
+  public face (``from minimq import ...``, names in ``minimq.__all__``), a plugin's public face
+  (``from minimq.persistence import SQLiteStore``, names in that package's ``__all__``) and each other,
+  nothing else of the package, and read no private attribute.
 * The broker lock is given back only by ``Kernel.release``, which wakes what the lock holder owes a
   wake-up; nothing else calls ``lock.release()`` or holds the lock with ``with ...lock:``.
 """
@@ -18,6 +19,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import pathlib
 import sys
 
@@ -32,11 +34,11 @@ CORE_ORDER = [
     # matchers, exchanges and routing
     "topic", "headers", "exchanges", "routing",
     # rules that need no broker state
-    "arguments", "deadletter", "policies",
+    "arguments", "deadletter", "policies", "poison",
     # ports and the kernel
     "store", "kernel",
     # queues and the vhost
-    "consumer", "queue", "vhost", "recovery",
+    "consumer", "queue", "vhost", "recovery", "redrive",
     # pictures and snapshots of the topology (drawing reads snapshots through protocols)
     "drawing", "topology",
     # teaching: reads vhosts, exchanges, bindings, queues and policies; changes nothing
@@ -44,7 +46,9 @@ CORE_ORDER = [
     # channel pieces
     "connection", "inbox", "publish_checks", "reply_to", "channel",
     # the public face: stats, users, definitions import/export, the broker
-    "stats", "users", "definitions", "broker",
+    "stats", "journal", "users", "definitions", "broker",
+    # the test toolkit: assertions on a broker's journal, through the broker's public methods
+    "testing",
 ]
 #: subpackages that sit on the core (they must exist: the list names no plans)
 PLUGINS = ("persistence", "compat", "aio", "app")
@@ -201,6 +205,10 @@ def front_end_imports(source: str) -> list[str]:
                 module = module.partition(".")[2]
             if node.level > 1 or "." in module:
                 problems.append(f"line {node.lineno}: from {'.' * node.level}{node.module or ''}")
+            elif module in PLUGINS:  # a plugin's own public face: names in its package's __all__
+                face = importlib.import_module(f"minimq.{module}")
+                problems.extend(f"line {node.lineno}: {alias.name} is not in minimq.{module}.__all__"
+                                for alias in node.names if alias.name not in face.__all__)
             elif module in FRONT_ENDS:
                 continue
             elif module:
@@ -226,6 +234,11 @@ def test_the_front_end_check_can_fail():
         "line 1: imports minimq.broker, not the public face"]
     assert front_end_imports("from minimq import _kernel\n") == ["line 1: _kernel is not in minimq.__all__"]
     assert front_end_imports("from minimq import Broker\nfrom .cli import main\n") == []
+    assert front_end_imports("from minimq.persistence import SQLiteStore\n") == []
+    assert front_end_imports("from minimq.persistence import sqlite\n") == [
+        "line 1: sqlite is not in minimq.persistence.__all__"]
+    assert front_end_imports("from minimq.persistence.sqlite import SQLiteStore\n") == [
+        "line 1: from minimq.persistence.sqlite"]
 
 
 def test_only_the_kernel_releases_the_lock():
