@@ -18,6 +18,7 @@ import threading
 from typing import Any, Iterable
 
 from ..broker import Broker
+from ..channel import PublishOutcome
 from ..message import ConsumerCancelled, Delivery, Properties, Returned
 from .declarations import Binding, Declarable, Exchange, Queue
 from .messages import Inbound, ReturnedMessage
@@ -26,6 +27,9 @@ from .transport import REPLY_TO, PublishResult
 __all__ = ["MemoryTransport", "MemorySession"]
 
 _EMPTY = Properties()
+#: the results of most publishes, shared (PublishResult is frozen)
+_ACKED = PublishResult(True)
+_NACKED = PublishResult(False)
 
 
 def inbound(delivery: Delivery, session: Any) -> Inbound:
@@ -83,14 +87,14 @@ class MemorySession:
         if self._replies and properties is not None and properties.reply_to == REPLY_TO:
             return self._publish_request(exchange, routing_key, body, properties, mandatory)
         returned = self._returned
-        returned.clear()
-        outcome = self._pub.basic_publish(exchange, routing_key, body, properties, mandatory=mandatory)
-        back = None
         if returned:
-            r = returned.pop()
-            back = ReturnedMessage(r.reply_code, r.reply_text, r.exchange, r.routing_key, r.body,
-                                   r.properties or _EMPTY)
-        return PublishResult(outcome.name != "NACKED", back)
+            returned.clear()
+        outcome = self._pub.basic_publish(exchange, routing_key, body, properties, mandatory=mandatory)
+        if not returned:
+            return _NACKED if outcome is PublishOutcome.NACKED else _ACKED
+        r = returned.pop()
+        back = ReturnedMessage(r.reply_code, r.reply_text, r.exchange, r.routing_key, r.body, r.properties or _EMPTY)
+        return PublishResult(outcome is not PublishOutcome.NACKED, back)
 
     def _publish_request(self, exchange: str, routing_key: str, body: bytes, properties: Properties,
                          mandatory: bool) -> PublishResult:

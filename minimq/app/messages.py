@@ -10,7 +10,7 @@ from ..message import Properties
 __all__ = ["Inbound", "ReturnedMessage", "Properties"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Inbound:
     """A message delivered to a session (a consumer's delivery or a ``get``).
 

@@ -204,7 +204,8 @@ def test_convert_and_send_sets_content_type_and_correlation_id_and_receive_conve
     assert (props.content_type, props.content_encoding, props.correlation_id) == ("application/json", None, cid)
     assert props.headers == {"a": 1, "b": 2} and props.app_id == "shop"
     assert given.headers == {"a": 1} and given.correlation_id is None  # the caller's properties untouched
-    assert len(cid) == 32 and int(cid, 16) >= 0
+    prefix, _, number = cid.partition("-")
+    assert len(prefix) == 16 and int(prefix, 16) >= 0 and int(number) >= 1  # a process prefix and a counter
     assert template.convert_and_send("", "q", "text", correlation_id="mine") == "mine"
     assert template.receive_and_convert("q") == "text"
     template.send("", "q", b"\x89PNG", Properties(content_type="image/png"))
