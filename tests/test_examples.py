@@ -194,4 +194,7 @@ def test_every_example_is_covered(name: str) -> None:
     covered = {"1_hello_world.py", "2_work_queues.py", "3_publish_subscribe.py", "4_routing.py", "5_topics.py",
                "6_rpc.py", "demo.py"}
     covered |= {f"aio/{n}" for n in covered - {"demo.py"}}
+    # the application-API examples are run on both transports by tests/app/test_examples_app.py
+    covered |= {f"app/{n}" for n in covered - {"demo.py"}}
+    covered |= {f"app/orders/{n}" for n in ("__init__.py", "__main__.py", "app.py")}
     assert name in covered, f"examples/{name} has no test in tests/test_examples.py"
