@@ -10,11 +10,11 @@ properties, one pass over a handful of attributes, and a header scan only when h
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from .errors import PreconditionFailed
 from .fieldtypes import explain_with_term, type_name
-from .message import Properties
+from .message import PROPERTY_NAMES, Properties
 from .names import REPLY_TO
 
 __all__ = ["MAX_BODY", "coerce_body", "parse_expiration", "check_properties"]
@@ -56,6 +56,25 @@ def parse_expiration(value: Any) -> int:
     return number
 
 
+def _coerce_properties(properties: Any) -> Properties:
+    """A publish's ``properties`` as :class:`Properties`: a subclass as it is, a mapping by its keys
+    (``TypeError`` naming an unknown key), any other object by its property attributes
+    (``pika.BasicProperties``); ``TypeError`` for an object with none of them, whose properties would
+    otherwise be lost without a word (``delivery_mode`` among them)."""
+    if isinstance(properties, Properties):
+        return properties
+    if isinstance(properties, Mapping):
+        unknown = sorted(str(k) for k in properties if k not in PROPERTY_NAMES)
+        if unknown:
+            raise TypeError(f"unknown message properties {unknown}; the properties are {list(PROPERTY_NAMES)}")
+        return Properties(**properties)
+    if not any(hasattr(properties, name) for name in PROPERTY_NAMES):
+        raise TypeError(f"properties must be a minimq.Properties, a mapping of property names, or an object "
+                        f"with the AMQP property attributes (such as pika.BasicProperties), not "
+                        f"{type(properties).__name__}")
+    return Properties.from_object(properties)
+
+
 def check_properties(properties: Any, size: int, user: str,
                      reply_address: str | None) -> tuple[Properties, dict | None, list[str] | None,
                                                           int | None, list[str] | None]:
@@ -67,7 +86,7 @@ def check_properties(properties: Any, size: int, user: str,
     ``extra_keys`` are the ``CC`` and ``BCC`` routing keys; ``BCC`` is removed from the headers.
     """
     if type(properties) is not Properties:
-        properties = Properties.from_object(properties)
+        properties = _coerce_properties(properties)
     if size > MAX_BODY:
         raise PreconditionFailed(f"message size {size} is larger than configured max size {MAX_BODY}")
     # RabbitMQ's order: direct reply-to, user_id, expiration, then the message itself (CC/BCC headers,
