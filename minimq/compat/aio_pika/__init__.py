@@ -8,12 +8,23 @@ an in-memory pipe to an AMQP 0-9-1 endpoint that answers as RabbitMQ 3.10 does (
     ...
     uninstall()
 
-Needs the optional extra ``minimq[aio-pika]`` (aio-pika, aiormq >= 6.9.1, pamqp).
+Needs the optional extra ``minimq[aio-pika]`` (aio-pika, aiormq >= 6.9.1, pamqp).  The names below
+are loaded on first use: the package's pytest plugin, which every pytest run loads, imports aio-pika
+only when a test asks for it.
 """
 
 from __future__ import annotations
 
-from .endpoint import Endpoint
-from .patch import AioPikaPatch, current, install, uninstall
+from typing import Any
 
 __all__ = ["AioPikaPatch", "Endpoint", "install", "uninstall", "current"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Endpoint":
+        from .endpoint import Endpoint
+        return Endpoint
+    if name in ("AioPikaPatch", "install", "uninstall", "current"):
+        from . import patch
+        return getattr(patch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
