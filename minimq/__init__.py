@@ -17,6 +17,7 @@ from .errors import (AccessRefused, AMQPError, ChannelClosed, ChannelError, Chan
                      LoginRefused, NotAllowed, NotFound, NotImplementedByServer, PreconditionFailed, ResourceLocked)
 from .events import EVENT_KINDS, Event, Subscription
 from .message import Confirm, ConsumerCancelled, Delivery, Message, Properties, Returned
+from .snapshot import Snapshot
 from .users import PasswordHash, User
 
 __version__ = "0.1.0"
@@ -30,6 +31,6 @@ __all__ = [
     "NotImplementedByServer", "InternalError", "ChannelClosed", "ConnectionClosed",
     "ConfirmTimeout", "PublishNacked",
     "Event", "Subscription", "EVENT_KINDS", "format_table",
-    "DefinitionsError", "ImportReport", "Skipped", "PasswordHash", "User",
+    "DefinitionsError", "ImportReport", "Skipped", "PasswordHash", "User", "Snapshot",
     "__version__",
 ]

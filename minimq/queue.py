@@ -280,6 +280,23 @@ class Queue:
         """The ready messages in delivery order (for inspection and tests)."""
         return [e.message for e in self._all_ready()]
 
+    def ready_entries(self) -> list[QueuedMessage]:
+        """The ready messages in delivery order with their places (seq, redelivered, deadline,
+        delivery count): for snapshots.  Entries of messages kept bare are made for the call, so
+        treat every entry as read-only.  Lock held; O(ready messages)."""
+        return self._all_ready()
+
+    def busy(self) -> str | None:
+        """Why this queue is not idle, or None: it has ready messages and an active consumer with
+        capacity, so a delivery is still owed (a dispatch in progress on another thread).  Lock
+        held; O(consumers) when there are ready messages, O(1) otherwise."""
+        if not self._ready_len() or self.deleted:
+            return None
+        waiting = [c.tag for c in self._consumers if c.active and not c.cancelled and c.can_take()]
+        if not waiting:
+            return None
+        return f"queue {self.name!r} has {self._ready_len()} ready message(s) and consumer(s) {waiting} able to take them"
+
     def _level_of(self, message: Message) -> _Fifo:
         plain = self._plain
         if plain is not None:

@@ -44,7 +44,7 @@ CORE_ORDER = [
     # channel pieces
     "connection", "inbox", "publish_checks", "reply_to", "channel",
     # the public face: stats, users, definitions import/export, the broker
-    "stats", "users", "definitions", "broker",
+    "stats", "users", "definitions", "snapshot", "broker",
 ]
 #: subpackages that sit on the core (they must exist: the list names no plans)
 PLUGINS = ("persistence", "compat", "aio")
