@@ -25,7 +25,6 @@ the plugin's defaults here.
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 from functools import partial
 
@@ -269,12 +268,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if str(item.path).startswith(_THIS_DIRECTORY):
             item.add_marker(pytest.mark.filterwarnings("default::pytest.PytestUnraisableExceptionWarning"))
-
-
-@pytest.fixture(autouse=True)
-def _collect_aiormq_garbage():
-    """Collect each test's garbage before the next test starts: aiormq's coroutines left by a test here
-    are reported (as warnings) under this directory, not under whichever later test of the project
-    happens to run the garbage collector, where unraisable exceptions are errors."""
-    yield
-    gc.collect()
