@@ -20,6 +20,7 @@ from .journal import Journal, JournalDisabledError, MessageRecord
 from .poison import PoisonGuard, PoisonMessageError
 from .redrive import MoveReport
 from .message import Confirm, ConsumerCancelled, Delivery, Message, Properties, Returned
+from .snapshot import Snapshot
 from .users import PasswordHash, User
 
 __version__ = "0.1.0"
@@ -44,6 +45,6 @@ __all__ = [
     "ConfirmTimeout", "PublishNacked",
     "Event", "Subscription", "EVENT_KINDS", "format_table",
     "Journal", "MessageRecord", "JournalDisabledError", "MoveReport", "PoisonGuard", "PoisonMessageError",
-    "DefinitionsError", "ImportReport", "Skipped", "PasswordHash", "User",
+    "DefinitionsError", "ImportReport", "Skipped", "PasswordHash", "User", "Snapshot",
     "__version__",
 ]

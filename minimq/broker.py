@@ -11,8 +11,11 @@ connection to one; :meth:`get_queue` and :meth:`get_exchange` included.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -35,6 +38,7 @@ from .publish_checks import check_properties, coerce_body
 from .queue import Queue
 from .recovery import recover_from_store
 from .redrive import MoveReport, inject_message, move_messages
+from .snapshot import Snapshot, restore_snapshot, take_snapshot
 from .stats import (BindingInfo, ChannelInfo, ConnectionInfo, ConsumerInfo, ExchangeInfo, QueueInfo,
                     COUNTED_KINDS, StatsCollector, binding_infos, channel_infos, connection_infos, consumer_infos,
                     exchange_infos, queue_infos)
@@ -683,9 +687,165 @@ class Broker:
             yield self
         finally:
             self.refuse_connections(False)
+    # -- snapshots (docs/testing.md) --------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """An opaque :class:`~minimq.snapshot.Snapshot` of the whole state: vhosts, exchanges, queues
+        with their arguments and ready messages (properties, order, priorities, redelivered flags,
+        remaining TTLs), bindings, policies, operator policies and users.  Taken under the lock, so it
+        is consistent.  Not in it: connections, channels, consumers, unacked messages, exclusive
+        queues (all belong to clients) and statistics.  Give it to :meth:`restore`, as often as wanted.
+        """
+        with self._kernel as kernel:
+            return take_snapshot(list(self.vhosts.values()), list(self._users.values()), kernel.clock.now_ms())
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Reset the broker to ``snapshot``: a reset, not a merge.
+
+        Every open connection is closed first with 320 CONNECTION_FORCED (``broker forced connection
+        closure with reason 'restore'``), as a broker restart would; then every vhost, exchange, queue
+        (with its messages), binding, policy and user is replaced by the snapshot's.  A deadline comes
+        back with the time it had left when the snapshot was taken.  ``TypeError`` for anything but a
+        Snapshot; ``ValueError`` on a broker with a store (a restore is not a durable change the store
+        could follow); 320 :class:`ConnectionForced` after :meth:`close`.
+        """
+        if not isinstance(snapshot, Snapshot):
+            raise TypeError(f"restore needs a Snapshot from Broker.snapshot(), not {type(snapshot).__name__}")
+        kernel = self._kernel
+        if kernel.store is not None:
+            raise ValueError("restore() is not supported on a broker with a store; use an in-memory broker")
+        with kernel:
+            if kernel.closed:
+                raise ConnectionForced("broker forced connection closure with reason 'shutdown'")
+            error = ConnectionForced("broker forced connection closure with reason 'restore'")
+            for connection in list(self._connections):
+                connection.close_locked(error)
+            for vhost in self.vhosts.values():
+                vhost.deleted = True
+                for queue in list(vhost.queues.values()):
+                    vhost.delete_queue_now(queue, "deleted")
+            vhosts, users = restore_snapshot(kernel, snapshot, kernel.clock.now_ms())
+            self.vhosts.clear()
+            self.vhosts.update(vhosts)
+            self._users = users
+
+    # -- waiting without sleeps (docs/testing.md) ----------------------------------------------
+    def busy(self) -> list[str]:
+        """What keeps the broker from being idle now, one line each (empty: idle); see
+        :meth:`run_until_idle` for the definition.  Looked at under the lock, so no message moves
+        between queues and channels meanwhile."""
+        with self._kernel:
+            reasons = []
+            for connection in self._connections:
+                for channel in list(connection.channels.values()):
+                    reason = channel.busy()
+                    if reason:
+                        reasons.append(f"channel {channel.number} of connection {connection.number} "
+                                       f"(vhost {connection.vhost.name!r}): {reason}")
+            for vhost in self.vhosts.values():
+                for queue in vhost.queues.values():
+                    reason = queue.busy()
+                    if reason:
+                        reasons.append(f"vhost {vhost.name!r}: {reason}")
+            return reasons
+
+    def run_until_idle(self, timeout: float = 5.0) -> None:
+        """Wait until the broker is idle, then return; ``TimeoutError`` naming what was still busy
+        after ``timeout`` seconds.
+
+        Idle means, looked at in one pass under the lock after acting on every timer due now: no
+        queue has a ready message and an active consumer with capacity for it; no inline channel has
+        a callback waiting or running; no channel has events waiting in its inbox (a message sitting
+        in the inbox of an ``inline=False`` channel counts as not handled until it is pulled, so
+        pull them from another thread or this never returns); and no layer that pulls events
+        reports one in hand (``Channel.add_busy_probe``): ``minimq.aio`` consumers until their
+        loop has drained them and a ``basic_consume`` callback has returned, the pika facade until
+        ``process_data_events``/``start_consuming`` has run the callback.  A delivery still unacked
+        with its consumer at its prefetch limit and no callback running is not work: nothing more can
+        happen without the application.  Call it from a thread that runs no consumer of this broker
+        (not from a callback, not from an event loop: use :meth:`run_until_idle_async` there).
+        """
+        _check_timeout(timeout)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError("run_until_idle() would block this thread's event loop and the consumers on it; "
+                               "use 'await broker.run_until_idle_async()'")
+        deadline = time.monotonic() + timeout
+        pause = _Pause()
+        while True:
+            self._kernel.run_due_timers()
+            reasons = self.busy()
+            if not reasons:
+                return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(_busy_message(reasons, timeout))
+            pause.wait()
+
+    async def run_until_idle_async(self, timeout: float = 5.0) -> None:
+        """:meth:`run_until_idle` for a coroutine: waits on the running loop without blocking it, so
+        consumers on this loop keep running.  ``TimeoutError`` naming what was still busy."""
+        _check_timeout(timeout)
+        deadline = time.monotonic() + timeout
+        delay = 0.0
+        while True:
+            self._kernel.run_due_timers()
+            reasons = self.busy()
+            if not reasons:
+                return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(_busy_message(reasons, timeout))
+            await asyncio.sleep(delay)
+            delay = min(0.005, delay * 2 + 0.0001)
+
+    def wait_for(self, queue: str, count: int = 0, timeout: float = 5.0, vhost: str = "/") -> None:
+        """Wait until ``queue``'s *ready* count (``message_count``: messages waiting for a consumer,
+        unacked ones excluded) equals ``count``; e.g. ``wait_for("q", 0)`` waits for a queue to be
+        drained, ``wait_for("q", 3)`` for three messages published by other threads.  Timers due
+        now are acted on first each time.  ``TimeoutError`` giving the last count seen (or that the
+        queue does not exist); 530 for an unknown vhost; ``ValueError`` for a negative count."""
+        _check_timeout(timeout)
+        if not isinstance(count, int) or count < 0:
+            raise ValueError(f"count must be an int >= 0, got {count!r}")
+        deadline = time.monotonic() + timeout
+        pause = _Pause()
+        while True:
+            self._kernel.run_due_timers()
+            with self._kernel:
+                found = self._vhost(vhost).queues.get(queue)
+                seen = None if found is None else found.message_count
+            if seen == count:
+                return
+            if time.monotonic() >= deadline:
+                have = f"no queue {queue!r} in vhost {vhost!r}" if seen is None else f"{seen} ready message(s)"
+                raise TimeoutError(f"queue {queue!r} did not reach {count} ready message(s) in {timeout} s: {have}")
+            pause.wait()
 
     def __repr__(self) -> str:
         return f"Broker(vhosts={list(self.vhosts)}, clock={self._kernel.clock!r})"
+
+
+class _Pause:
+    """Short, growing pauses between two looks (from 0.1 ms to 5 ms): the waits above poll, since the
+    work they wait for runs on threads and loops the broker does not own."""
+
+    def __init__(self) -> None:
+        self._delay = 0.0001
+        self._event = threading.Event()
+
+    def wait(self) -> None:
+        self._event.wait(self._delay)
+        self._delay = min(0.005, self._delay * 2)
+
+
+def _check_timeout(timeout: float) -> None:
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
+        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+
+
+def _busy_message(reasons: list[str], timeout: float) -> str:
+    return f"broker still busy after {timeout} s: " + "; ".join(reasons)
 
 
 def _explain_checks(properties: Any, size: int) -> tuple[Properties, dict | None, list[str] | None, int | None]:

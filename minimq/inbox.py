@@ -64,6 +64,8 @@ class EventInbox:
         self._dispatch_lock = threading.Lock()
         self._waiters = 0
         self._cond = threading.Condition(threading.Lock())
+        #: what the layer pulling this channel's events reports about events it took (add_busy_probe)
+        self._busy_probes: list[Callable[[], str | None]] = []
 
     # -- provided by the subclass ---------------------------------------------------------------
     def _closed_error(self) -> ChannelClosed:  # pragma: no cover - abstract
@@ -152,6 +154,36 @@ class EventInbox:
             if self._waiters:
                 with self._cond:
                     self._cond.notify_all()
+
+    # -- idleness (see Broker.run_until_idle) --------------------------------------------------
+    def add_busy_probe(self, probe: Callable[[], str | None]) -> None:
+        """Register ``probe()``: a layer that pulls this channel's events (a facade, an event-loop
+        pump) returns why the events it took are not handled yet, or None when it holds none.
+
+        The contract that makes :meth:`busy` exact: the probe must report busy from *before* the
+        layer pops an event (``pop_event``/``get_event``) until that event's callback has returned.
+        Probes run with the broker lock held, from any thread: they must not block or take the lock.
+        """
+        if not callable(probe):
+            raise TypeError(f"busy probe must be callable, not {type(probe).__name__}")
+        self._busy_probes.append(probe)
+
+    def busy(self) -> str | None:
+        """Why this channel is not idle, or None: inline callbacks waiting or running, events waiting
+        in the inbox to be pulled (an event counts as not handled until it is pulled), or a busy
+        probe's answer.  Looked at in the order events move (waiting, then running, then probes),
+        so an event moving along is seen at least once.  Never blocks."""
+        if self._events:
+            return f"{len(self._events)} event(s) waiting for an inline callback"
+        if self._dispatch_lock.locked():
+            return "an inline callback is running"
+        if self._inbox:
+            return f"{len(self._inbox)} event(s) waiting in the inbox to be pulled"
+        for probe in self._busy_probes:
+            reason = probe()
+            if reason:
+                return reason
+        return None
 
     def dispatch_events(self) -> None:
         """Run callbacks for pending events, in order; one thread at a time per channel.

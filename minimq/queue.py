@@ -351,6 +351,17 @@ class Queue:
             return False
         return not (self._limited and self.overflow != "drop-head" and self._would_overflow(size))
 
+    def busy(self) -> str | None:
+        """Why this queue is not idle, or None: it has ready messages and an active consumer with
+        capacity, so a delivery is still owed (a dispatch in progress on another thread).  Lock
+        held; O(consumers) when there are ready messages, O(1) otherwise."""
+        if not self._ready_len() or self.deleted:
+            return None
+        waiting = [c.tag for c in self._consumers if c.active and not c.cancelled and c.can_take()]
+        if not waiting:
+            return None
+        return f"queue {self.name!r} has {self._ready_len()} ready message(s) and consumer(s) {waiting} able to take them"
+
     def _level_of(self, message: Message) -> _Fifo:
         plain = self._plain
         if plain is not None:

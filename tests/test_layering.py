@@ -46,7 +46,7 @@ CORE_ORDER = [
     # channel pieces
     "connection", "inbox", "publish_checks", "reply_to", "channel",
     # the public face: stats, users, definitions import/export, the broker
-    "stats", "journal", "users", "definitions", "broker",
+    "stats", "journal", "users", "definitions", "snapshot", "broker",
     # the test toolkit: assertions on a broker's journal, through the broker's public methods
     "testing",
 ]

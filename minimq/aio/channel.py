@@ -389,6 +389,7 @@ class Channel:
         # the subscription's handler only buffers deliveries: a publish on the loop's thread hands
         # them over at once (see minimq.aio.pump)
         sub.pump = EventPump(self.loop, sub_channel, sub.on_event, drain_inline=True)
+        sub_channel.add_busy_probe(sub.busy)  # after the pump's: probes are asked in the order events move
         try:
             if self._qos is not None and self._qos[0]:
                 sub_channel.basic_qos(0, self._qos[0], self._qos[1])
@@ -569,14 +570,17 @@ class Channel:
 
 
 async def _run_callbacks(iterator: ConsumerIterator, callback: Callable[[Delivery], Any]) -> None:
+    sub = iterator._sub
     try:
-        async for delivery in iterator:
+        async for delivery in iterator:  # __anext__ sets sub.in_callback before it takes the delivery
             try:
                 result = callback(delivery)
                 if inspect.isawaitable(result):
                     await result
             except Exception:
                 log.exception("minimq.aio: consumer callback raised for %r", delivery)
+            finally:
+                sub.in_callback = False
     except ChannelClosed as closed:  # an error or the broker closed the channel: the consumer ends
         log.debug("minimq.aio: consumer %s ended: %s (cause %r)", iterator.consumer_tag, closed, closed.cause)
 

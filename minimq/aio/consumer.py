@@ -97,6 +97,21 @@ class Subscription:
         #: waiting iterator drains it at once when another thread scheduled a drain, instead of waiting
         #: for the loop to run it; it only feeds this subscription, so no user code runs inside ``__anext__``
         self.pump: Any = None
+        #: a callback consumer's callback has taken a delivery and not returned yet (see :meth:`busy`)
+        self.in_callback = False
+
+    def busy(self) -> str | None:
+        """The core channel's busy probe (``Broker.run_until_idle``; any thread): deliveries waiting in
+        the buffer, or a callback consumer's callback running.  A delivery an ``async for`` consumer
+        has taken counts as handled; one a ``basic_consume`` callback has taken, once the callback
+        returned (or its awaitable finished)."""
+        if self.ended:
+            return None
+        if self.buffer:
+            return f"consumer {self.tag!r} has {len(self.buffer)} delivery(ies) not yet taken by its task"
+        if self.in_callback:
+            return f"consumer {self.tag!r} is running its callback"
+        return None
 
     def on_event(self, event: Any) -> None:
         """An event of this consumer's channel (pump, loop thread); ``None``: the channel closed.
@@ -210,6 +225,8 @@ class ConsumerIterator:
         sub = self._sub
         while True:
             if sub.buffer:
+                if sub.runner is not None:
+                    sub.in_callback = True  # before the pop: a delivery in hand stays visible to busy()
                 return sub.buffer.popleft()
             if sub.failure is not None:
                 raise sub.failure

@@ -40,7 +40,7 @@ class EventPump:
     told more than once; it must be idempotent).
     """
 
-    __slots__ = ("loop", "channel", "handler", "drain_inline", "scheduled")
+    __slots__ = ("loop", "channel", "handler", "drain_inline", "scheduled", "draining")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, channel: Any, handler: Callable[[Any], None],
                  drain_inline: bool = False) -> None:
@@ -51,7 +51,19 @@ class EventPump:
         self.drain_inline = drain_inline
         #: a drain is already scheduled on the loop (set by the hook, cleared by the drain before it looks)
         self.scheduled = False
+        #: drains handing events to the handler (counted before the first pop: see :meth:`busy`)
+        self.draining = 0
         channel.on_events = self.hook
+        channel.add_busy_probe(self.busy)
+
+    def busy(self) -> str | None:
+        """The channel's busy probe (``Broker.run_until_idle``; any thread): a drain is scheduled on
+        the loop or running, so events taken from the channel have not reached the handler yet."""
+        if self.scheduled:  # first: a drain sets ``draining`` before it clears ``scheduled``
+            return "a drain of its events is scheduled on an event loop"
+        if self.draining:
+            return "an event loop is draining its events"
+        return None
 
     def hook(self) -> None:
         """The channel's ``on_events`` hook: any thread, outside the broker lock; never raises (it
@@ -84,14 +96,18 @@ class EventPump:
     def drain(self) -> None:
         """Hand every waiting event to the handler (loop thread).  The flag is cleared first: an event
         that arrives while we drain schedules another drain, so none is stranded."""
+        self.draining += 1  # before the flag below is cleared and before the first pop
         self.scheduled = False
         channel = self.channel
         handler = self.handler
-        while True:
-            event = channel.pop_event()
-            if event is None:
-                break
-            handler(event)
-        if not channel.is_open:
-            handler(None)
+        try:
+            while True:
+                event = channel.pop_event()
+                if event is None:
+                    break
+                handler(event)
+            if not channel.is_open:
+                handler(None)
+        finally:
+            self.draining -= 1
 

@@ -660,7 +660,28 @@ class BlockingChannel(_PikaBlockingChannel):  # type: ignore[misc,valid-type]
         self._cancelling: set[str] = set()
         #: pika's impl keeps its basic_get callback until GetOk/GetEmpty arrives (DuplicateGetOkCallback)
         self._getok_pending = False
+        #: what Broker.run_until_idle asks about (see _busy): reading from the core channel, running callbacks
+        self._reading = False
+        self._dispatching = 0
+        channel_impl.add_busy_probe(self._busy)
         LOGGER.info("Created channel=%s", self._channel_number)
+
+    def _busy(self) -> str | None:
+        """The core channel's busy probe (any thread, broker lock held): events this channel took from
+        the core and has not handled yet.  Looked at in the order events move: being read, pending for
+        ``process_data_events``/``start_consuming`` or the ``consume()`` generator, being dispatched."""
+        where = f"pika channel {self._channel_number}"
+        if self._reading:
+            return f"{where} is reading events"
+        pending = len(self._pending_events)
+        if pending:
+            return f"{where} has {pending} event(s) waiting for process_data_events/start_consuming"
+        generator = self._queue_consumer_generator
+        if generator is not None and generator.pending_events:
+            return f"{where} has {len(generator.pending_events)} delivery(ies) waiting in its consume() generator"
+        if self._dispatching:
+            return f"{where} is running a callback"
+        return None
 
     def __int__(self) -> int:
         return self._channel_number
@@ -724,10 +745,14 @@ class BlockingChannel(_PikaBlockingChannel):  # type: ignore[misc,valid-type]
         """Take what the broker sent this channel; notice a close by the broker (soft error)."""
         impl = self._impl
         pop = impl.pop_event
-        event = pop()
-        while event is not None:
-            self._on_frame(event)
+        self._reading = True  # before the pop: an event in hand is never invisible to _busy
+        try:
             event = pop()
+            while event is not None:
+                self._on_frame(event)
+                event = pop()
+        finally:
+            self._reading = False
         self._notice_close()
 
     def _notice_close(self) -> None:
@@ -860,17 +885,21 @@ class BlockingChannel(_PikaBlockingChannel):  # type: ignore[misc,valid-type]
 
     # -- dispatch ----------------------------------------------------------------------------------
     def _dispatch_events(self) -> None:
-        while self._pending_events:
-            evt = self._pending_events.popleft()
-            if type(evt) is _ConsumerDeliveryEvt:
-                consumer_info = self._consumer_infos[evt.method.consumer_tag]
-                consumer_info.on_message_callback(self, evt.method, evt.properties, evt.body)
-            elif type(evt) is _ConsumerCancellationEvt:
-                del self._consumer_infos[evt.method_frame.method.consumer_tag]
-                for callback in list(self._cancel_callbacks):
-                    callback(evt.method_frame)
-            else:
-                evt.dispatch()
+        self._dispatching += 1  # before the pop: an event in hand is never invisible to _busy
+        try:
+            while self._pending_events:
+                evt = self._pending_events.popleft()
+                if type(evt) is _ConsumerDeliveryEvt:
+                    consumer_info = self._consumer_infos[evt.method.consumer_tag]
+                    consumer_info.on_message_callback(self, evt.method, evt.properties, evt.body)
+                elif type(evt) is _ConsumerCancellationEvt:
+                    del self._consumer_infos[evt.method_frame.method.consumer_tag]
+                    for callback in list(self._cancel_callbacks):
+                        callback(evt.method_frame)
+                else:
+                    evt.dispatch()
+        finally:
+            self._dispatching -= 1
 
     # -- closing -----------------------------------------------------------------------------------
     def close(self, reply_code: int = 0, reply_text: str = "Normal shutdown") -> None:
@@ -992,15 +1021,19 @@ class BlockingChannel(_PikaBlockingChannel):  # type: ignore[misc,valid-type]
     def _remove_pending_deliveries(self, consumer_tag: str) -> list:
         remaining: deque = deque()
         unprocessed = []
-        while self._pending_events:
-            evt = self._pending_events.popleft()
-            if type(evt) is _ConsumerDeliveryEvt and evt.method.consumer_tag == consumer_tag:
-                unprocessed.append(evt)
-                continue
-            if type(evt) is _ConsumerCancellationEvt and evt.method_frame.method.consumer_tag == consumer_tag:
-                continue  # the broker's cancel arrived before ours completed
-            remaining.append(evt)
-        self._pending_events = remaining
+        self._reading = True  # events in hand while they are sorted: _busy must still see them
+        try:
+            while self._pending_events:
+                evt = self._pending_events.popleft()
+                if type(evt) is _ConsumerDeliveryEvt and evt.method.consumer_tag == consumer_tag:
+                    unprocessed.append(evt)
+                    continue
+                if type(evt) is _ConsumerCancellationEvt and evt.method_frame.method.consumer_tag == consumer_tag:
+                    continue  # the broker's cancel arrived before ours completed
+                remaining.append(evt)
+            self._pending_events = remaining
+        finally:
+            self._reading = False
         return unprocessed
 
     def _cancel_all_consumers(self) -> None:
