@@ -427,3 +427,37 @@ def test_listener_decorator_returns_the_function_and_minimq_app_is_lazy(app):
 
     assert app.listener(queue="q")(handler) is handler
     assert minimq.App is App
+
+
+def test_listeners_reconnect_and_redeclare_after_the_broker_closes_their_connections() -> None:
+    """A connection dropped from the server side (320 CONNECTION_FORCED, as an operator or a failing
+    node does): each worker reopens its session after a back-off, declares again and keeps consuming."""
+    import minimq
+    from minimq.app import App, Queue
+
+    broker = minimq.Broker()
+    app = App(broker)
+    got: list[str] = []
+
+    @app.listener(queue=Queue("resilient", durable=False, exclusive=False, auto_delete=False), concurrency=2)
+    def handle(text: str) -> None:
+        got.append(text)
+
+    with app:
+        app.template.convert_and_send("", "resilient", "before")
+        _wait(lambda: got == ["before"])
+        closed = broker.close_connection("all")
+        assert closed >= 2  # the two workers' connections (and the template's)
+        _wait(lambda: broker.get_queue("resilient").consumer_count == 2)
+        app.template.convert_and_send("", "resilient", "after")
+        _wait(lambda: got == ["before", "after"])
+    broker.close()
+
+
+def _wait(condition, timeout: float = 30.0) -> None:
+    import time as _time
+
+    deadline = _time.monotonic() + timeout
+    while not condition():
+        assert _time.monotonic() < deadline, "condition never became true"
+        _time.sleep(0.005)
