@@ -170,7 +170,7 @@ class Broker:
         Returns the journal; a second call returns the running one.  ``ValueError`` for a bad ``limit``."""
         if self._journal is None:
             journal = Journal(limit)
-            journal.subscription = self.subscribe(journal.on_event, JOURNAL_KINDS)
+            journal.subscription = self.subscribe(journal.callback, JOURNAL_KINDS)
             self._journal = journal
         return self._journal
 

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from typing import Any, Callable, Iterable
 
 from .clock import Clock
@@ -55,6 +54,7 @@ from .message import BccMessage, Message, Properties
 __all__ = ["Event", "EventHub", "Subscription", "TracedMessage", "TracedBccMessage", "EVENT_KINDS"]
 
 log = logging.getLogger("minimq.events")
+_get_ident = threading.get_ident
 
 #: every event kind, in the order a message meets them, then the topology events
 EVENT_KINDS = (
@@ -73,7 +73,11 @@ class TracedMessage(Message):
 
     def __init__(self, body: bytes, properties: Properties | None, exchange: str, routing_key: str,
                  ttl: int | None, trace_id: int) -> None:
-        Message.__init__(self, body, properties, exchange, routing_key, ttl)
+        self.body = body  # Message.__init__'s five writes, inlined (one frame fewer per publish)
+        self.properties = properties
+        self.exchange = exchange
+        self.routing_key = routing_key
+        self.ttl = ttl
         self.trace_id = trace_id
 
 
@@ -88,6 +92,12 @@ class TracedBccMessage(BccMessage):
         self.trace_id = trace_id
 
 
+_FIELDS = ("seq", "kind", "time", "vhost", "exchange", "routing_key", "queue", "queues", "message",
+           "message_id", "origin_id", "consumer_tag", "delivery_tag", "redelivered", "auto_ack",
+           "requeue", "channel", "connection", "reason", "count", "detail")
+_FIELD_SET = frozenset(_FIELDS)
+
+
 class Event:
     """One thing that happened in the broker.  A plain ``__slots__`` record; fields that do not apply
     to a kind are ``None`` (docs/events.md lists them per kind).
@@ -98,11 +108,22 @@ class Event:
     same in all its events), ``origin_id`` the identity of the message a dead-lettered copy was made
     from.  ``channel`` is the channel number and ``connection`` the connection number of the client
     that caused it, when one did.
+
+    The other fields: ``queue`` the queue concerned (enqueue, deliver, settlements, expire, drop,
+    dead-letter's source ...); ``queues`` for route the names of the queues reached (empty:
+    unroutable), for dead-letter the copy's targets; ``reason`` why (expire ``"expired"``; drop
+    ``"maxlen"``, ``"reject-publish"``, ``"unroutable"``, ``"purged"``, ``"queue deleted"`` ...;
+    dead-letter the dead-lettering reason; queue.deleted how it went); ``count`` for a drop of
+    several messages at once (purge, queue deletion) how many; ``detail`` a kind-specific extra
+    (confirm ack (True) or nack (False) with publish_seq in ``delivery_tag``; binding events the
+    binding's destination kind, ``"queue"`` or ``"exchange"``; exchange/queue created the type;
+    publish the mandatory flag).
+
+    Cost: the hub writes only the slots a kind fills; an unwritten slot reads as None through
+    :meth:`__getattr__` (a slower read, paid by whoever reads a field the kind does not have).
     """
 
-    __slots__ = ("seq", "kind", "time", "vhost", "exchange", "routing_key", "queue", "queues", "message",
-                 "message_id", "origin_id", "consumer_tag", "delivery_tag", "redelivered", "auto_ack",
-                 "requeue", "channel", "connection", "reason", "count", "detail")
+    __slots__ = _FIELDS
 
     def __init__(self, seq: int, kind: str, time: float, vhost: str | None, message: Message | None = None,
                  queue: str | None = None) -> None:
@@ -110,34 +131,19 @@ class Event:
         self.kind = kind
         self.time = time
         self.vhost = vhost
-        #: the queue concerned (enqueue, deliver, settlements, expire, drop, dead-letter's source ...)
         self.queue = queue
         self.message = message
         if message is not None:
-            self.exchange: str | None = message.exchange
-            self.routing_key: str | None = message.routing_key
-            self.message_id: int | None = message.trace_id
-            self.origin_id: int | None = message.origin_id
-        else:
-            self.exchange = self.routing_key = self.message_id = self.origin_id = None
-        #: route: the names of the queues reached (empty: unroutable); dead-letter: the copy's targets
-        self.queues: tuple[str, ...] | None = None
-        self.consumer_tag: str | None = None
-        self.delivery_tag: int | None = None
-        self.redelivered: bool | None = None
-        self.auto_ack: bool | None = None
-        self.requeue: bool | None = None
-        self.channel: int | None = None
-        self.connection: int | None = None
-        #: why: expire "expired"; drop "maxlen", "reject-publish", "unroutable", "purged", "queue
-        #: deleted" ...; dead-letter the dead-lettering reason; queue.deleted how it went
-        self.reason: str | None = None
-        #: drop of several messages at once (purge, queue deletion): how many
-        self.count: int | None = None
-        #: kind-specific extra: confirm ack (True) or nack (False) with publish_seq in ``delivery_tag``;
-        #: binding events the binding's destination kind ("queue"/"exchange"); exchange/queue created
-        #: the type; publish the mandatory flag
-        self.detail: Any = None
+            self.exchange = message.exchange
+            self.routing_key = message.routing_key
+            self.message_id = message.trace_id
+            self.origin_id = message.origin_id
+
+    def __getattr__(self, name: str) -> Any:
+        """A field this event's kind does not fill: None (only called for a slot never written)."""
+        if name in _FIELD_SET:
+            return None
+        raise AttributeError(f"'Event' object has no attribute {name!r}")
 
     def __repr__(self) -> str:
         parts = [f"#{self.seq} {self.kind}"]
@@ -147,6 +153,9 @@ class Event:
             if value is not None:
                 parts.append(f"{name}={value!r}")
         return f"Event({', '.join(parts)})"
+
+
+_new_event = Event.__new__
 
 
 class Subscription:
@@ -213,9 +222,10 @@ class EventHub:
         self._subscriptions: tuple[Subscription, ...] = ()
         #: the kinds some subscription wants; None when one wants them all
         self._wanted: frozenset[str] | None = frozenset()
-        #: events built under the lock, not yet handed out (appended under the broker lock, popped
-        #: by the dispatching thread under the dispatch lock)
-        self._pending: deque[Event] = deque()
+        #: events built under the lock, not yet handed out (appended under the broker lock; the
+        #: dispatching thread, under the dispatch lock, copies a prefix and deletes it: both are
+        #: single list operations, so an append racing with them is kept for the next round)
+        self._pending: list[Event] = []
         #: the ``kernel.wakes`` list this hub last joined: a new list means a new lock hold
         self._registered_in: list | None = None
         #: the clock read at this lock hold's first event: the events of one hold share it
@@ -267,15 +277,19 @@ class EventHub:
         return wanted is None or kind in wanted
 
     # -- building events (lock held) ---------------------------------------------------------------
+    def _join(self, wakes: list) -> None:
+        """The first event of a lock hold: join its wake-ups and read the clock (``Kernel.release``
+        replaces a non-empty ``wakes`` list, so a new list is a new hold)."""
+        self._registered_in = wakes
+        wakes.append(self)
+        self._hold_time = self._now()
+
     def _event(self, kind: str, vhost: str | None, message: Message | None = None, queue: str | None = None) -> Event:
-        """A new event, numbered and buffered; the first of a lock hold joins its wake-ups and reads
-        the clock (``Kernel.release`` replaces a non-empty ``wakes`` list, so a new list is a new hold)."""
+        """A new event, numbered and buffered (the hot hooks, ``published`` and ``enqueued``, inline this)."""
         seq = self._seq = self._seq + 1
         wakes = self._kernel.wakes
         if self._registered_in is not wakes:
-            self._registered_in = wakes
-            wakes.append(self)
-            self._hold_time = self._now()
+            self._join(wakes)
         event = Event(seq, kind, self._hold_time, vhost, message, queue)
         self._pending.append(event)
         return event
@@ -295,25 +309,74 @@ class EventHub:
 
     def published(self, channel: Any, message: Message, queues: Iterable[Any], mandatory: bool) -> None:
         """``publish`` then ``route`` (the names of the queues reached) for one ``basic.publish``."""
+        wanted = self._wanted
+        want_publish = wanted is None or "publish" in wanted
+        want_route = wanted is None or "route" in wanted
+        if not (want_publish or want_route):
+            return
+        wakes = self._kernel.wakes
+        if self._registered_in is not wakes:
+            self._join(wakes)
+        time = self._hold_time
         connection = channel.connection
         vhost = connection.vhost.name
-        wanted = self._wanted
-        if wanted is None or "publish" in wanted:
-            event = self._event("publish", vhost, message)
-            event.channel = channel.number
-            event.connection = connection.number
+        number = channel.number
+        connection_number = connection.number
+        exchange = message.exchange
+        routing_key = message.routing_key
+        message_id = message.trace_id
+        origin_id = message.origin_id
+        append = self._pending.append
+        if want_publish:
+            event = _new_event(Event)
+            event.seq = self._seq = self._seq + 1
+            event.kind = "publish"
+            event.time = time
+            event.vhost = vhost
+            event.message = message
+            event.exchange = exchange
+            event.routing_key = routing_key
+            event.message_id = message_id
+            event.origin_id = origin_id
+            event.channel = number
+            event.connection = connection_number
             event.detail = mandatory
-        if wanted is None or "route" in wanted:
-            event = self._event("route", vhost, message)
-            event.channel = channel.number
-            event.connection = connection.number
+            append(event)
+        if want_route:
+            event = _new_event(Event)
+            event.seq = self._seq = self._seq + 1
+            event.kind = "route"
+            event.time = time
+            event.vhost = vhost
+            event.message = message
+            event.exchange = exchange
+            event.routing_key = routing_key
+            event.message_id = message_id
+            event.origin_id = origin_id
+            event.channel = number
+            event.connection = connection_number
             event.queues = tuple([q.name for q in queues])
+            append(event)
 
     def enqueued(self, queue: Any, message: Message) -> None:
         """``enqueue``: ``queue`` accepted ``message``."""
         wanted = self._wanted
         if wanted is None or "enqueue" in wanted:
-            self._event("enqueue", queue.vhost.name, message, queue.name)
+            wakes = self._kernel.wakes
+            if self._registered_in is not wakes:
+                self._join(wakes)
+            event = _new_event(Event)
+            event.seq = self._seq = self._seq + 1
+            event.kind = "enqueue"
+            event.time = self._hold_time
+            event.vhost = queue.vhost.name
+            event.queue = queue.name
+            event.message = message
+            event.exchange = message.exchange
+            event.routing_key = message.routing_key
+            event.message_id = message.trace_id
+            event.origin_id = message.origin_id
+            self._pending.append(event)
 
     def delivered(self, queue_name: str, vhost: str, channel: Any, message: Message, consumer_tag: str | None,
                   delivery_tag: int | None, redelivered: bool, auto_ack: bool) -> None:
@@ -408,7 +471,7 @@ class EventHub:
     # -- dispatch (lock not held) ------------------------------------------------------------------
     def wake(self) -> None:
         """Hand every buffered event to the subscriptions, in order (``Kernel.release`` calls this)."""
-        me = threading.get_ident()
+        me = _get_ident()
         if self._dispatcher == me:
             return  # called from inside a callback: the loop below, further up this stack, delivers them
         pending = self._pending
@@ -416,22 +479,50 @@ class EventHub:
             self._dispatcher = me
             try:
                 while pending:
-                    event = pending.popleft()
-                    kind = event.kind
-                    for subscription in self._subscriptions:
-                        kinds = subscription.kinds
-                        if subscription.closed or event.seq < subscription.first_seq or \
-                                (kinds is not None and kind not in kinds):
-                            continue
-                        try:
-                            subscription.callback(event)
-                        except Exception:  # a subscriber's bug must not change what the broker does
-                            subscription.errors += 1
-                            if subscription.errors == 1:
-                                log.exception("event subscriber %s raised on %r (logged once per subscriber)",
-                                              _describe(subscription.callback), event)
+                    batch = pending[:]  # the events buffered so far, oldest first; later ones stay
+                    del pending[:len(batch)]
+                    # a subscription opened during this batch numbers its first event past all of it
+                    subscriptions = self._subscriptions
+                    if len(subscriptions) == 1:  # one subscriber: the same order, a shorter loop
+                        self._deliver(subscriptions[0], batch)
+                        continue
+                    for event in batch:
+                        kind = event.kind
+                        seq = event.seq
+                        for subscription in subscriptions:
+                            kinds = subscription.kinds
+                            if subscription.closed or seq < subscription.first_seq or \
+                                    (kinds is not None and kind not in kinds):
+                                continue
+                            try:
+                                subscription.callback(event)
+                            except Exception:  # a subscriber's bug must not change what the broker does
+                                subscription.errors += 1
+                                if subscription.errors == 1:
+                                    log.exception("event subscriber %s raised on %r (logged once per subscriber)",
+                                                  _describe(subscription.callback), event)
             finally:
                 self._dispatcher = None
+
+    @staticmethod
+    def _deliver(subscription: Subscription, batch: list[Event]) -> None:
+        """Hand ``batch`` to the only subscription (dispatch lock held): the checks of the general
+        loop with the subscription's fields read once."""
+        callback = subscription.callback
+        kinds = subscription.kinds
+        first_seq = subscription.first_seq
+        for event in batch:
+            if subscription.closed:
+                return
+            if event.seq < first_seq or (kinds is not None and event.kind not in kinds):
+                continue
+            try:
+                callback(event)
+            except Exception:  # a subscriber's bug must not change what the broker does
+                subscription.errors += 1
+                if subscription.errors == 1:
+                    log.exception("event subscriber %s raised on %r (logged once per subscriber)",
+                                  _describe(callback), event)
 
     def __repr__(self) -> str:
         return f"EventHub(subscriptions={len(self._subscriptions)}, pending={len(self._pending)})"

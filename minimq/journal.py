@@ -18,8 +18,17 @@ publish sees it.  Queries from other threads see a consistent snapshot: the jour
 guards its tables.
 
 Memory.  A record holds its message's body and events.  ``limit`` (records) bounds the journal:
-past it, the oldest records are forgotten (``evicted`` counts them).  Cost with the journal on:
-the event stream's, plus one dict lookup and one list append per event (benchmarks/README.md).
+past it, the oldest records are forgotten (``evicted`` counts them).
+
+Cost model.  Recording is one C-level ``list.append`` of the event per event (the journal's
+subscription callback is its log's ``append``); the records are built from that log when someone
+asks: every query, and every read of a record's changing fields (``events``, ``copies``,
+``routed``, ``origin``, ``source``), first files the events logged since the last one, under the
+journal's lock.  So a publish with the journal on costs the event stream's three events and three
+appends (benchmarks/README.md); the bookkeeping (one dict lookup and one list append per event,
+one :class:`MessageRecord` per message) is paid once, by the first query after it.  With a
+``limit`` the callback is :meth:`Journal.on_event`, which also files the log once it holds
+``limit`` events, so the log never outgrows the bound.
 """
 
 from __future__ import annotations
@@ -69,15 +78,16 @@ class MessageRecord:
     every event about it, in order.
     """
 
-    __slots__ = ("message_id", "origin", "source", "copies", "vhost", "exchange", "routing_key", "properties",
-                 "body", "time", "channel", "connection", "mandatory", "routed", "events")
+    __slots__ = ("message_id", "_origin", "_source", "_copies", "vhost", "exchange", "routing_key", "properties",
+                 "body", "time", "channel", "connection", "mandatory", "_routed", "_events", "_journal")
 
-    def __init__(self, message_id: int, origin: str, event: Event) -> None:
+    def __init__(self, message_id: int, origin: str, event: Event, journal: Journal | None = None) -> None:
         message = event.message
         self.message_id = message_id
-        self.origin = origin
-        self.source: MessageRecord | None = None
-        self.copies: list[MessageRecord] = []
+        self._journal = journal
+        self._origin = origin
+        self._source: MessageRecord | None = None
+        self._copies: list[MessageRecord] = []
         self.vhost = event.vhost
         self.exchange = event.exchange
         self.routing_key = event.routing_key
@@ -88,9 +98,44 @@ class MessageRecord:
         self.connection = event.connection
         #: publish: the mandatory flag
         self.mandatory: bool | None = event.detail if event.kind == "publish" else None
-        #: the queues the publish's route (or the dead-lettering) reached; None until known
-        self.routed: tuple[str, ...] | None = None
-        self.events: list[Event] = []
+        self._routed: tuple[str, ...] | None = None
+        self._events: list[Event] = []
+
+    # -- the fields later events change (each read first files the journal's log) ----------------
+    def _sync(self) -> None:
+        journal = self._journal
+        if journal is not None and journal._log:
+            journal._sync()
+
+    @property
+    def events(self) -> list[Event]:
+        """Every event about the message, in order."""
+        self._sync()
+        return self._events
+
+    @property
+    def copies(self) -> list[MessageRecord]:
+        """The records of the messages made from it (dead-lettered or moved)."""
+        self._sync()
+        return self._copies
+
+    @property
+    def routed(self) -> tuple[str, ...] | None:
+        """The queues the publish's route (or the dead-lettering) reached; None until known."""
+        self._sync()
+        return self._routed
+
+    @property
+    def origin(self) -> str:
+        """``"published"``, ``"injected"``, ``"moved"`` or ``"dead-lettered"``."""
+        self._sync()
+        return self._origin
+
+    @property
+    def source(self) -> MessageRecord | None:
+        """The record of the message it was moved or dead-lettered from, or None."""
+        self._sync()
+        return self._source
 
     # -- views ----------------------------------------------------------------------------------
     def _of(self, *kinds: str) -> list[Event]:
@@ -138,9 +183,10 @@ class MessageRecord:
     def dead_lettered(self) -> list[tuple[str, str, MessageRecord | None]]:
         """``(queue, reason, copy's record)`` for each time it was dead-lettered."""
         out = []
-        for e in self.events:
+        events, copies = self.events, self.copies
+        for e in events:
             if e.kind == "dead-letter" and e.origin_id == self.message_id and e.message_id != self.message_id:
-                copy = next((c for c in self.copies if c.message_id == e.message_id), None)
+                copy = next((c for c in copies if c.message_id == e.message_id), None)
                 out.append((e.queue or "", e.reason or "", copy))
         return out
 
@@ -240,14 +286,42 @@ class Journal:
         #: message id -> (origin, source id): what the broker said of a message it made itself,
         #: waiting for the message's first event (or applied at once if its record exists)
         self._notes: dict[int, tuple[str, int | None]] = {}
+        #: events received, not yet filed into records (appended by the dispatching thread without
+        #: the lock; :meth:`_file` takes a prefix and deletes it, single list operations both)
+        self._log: list[Event] = []
+        #: the subscription callback: the log's own ``append`` (no Python frame per event), or
+        #: :meth:`on_event` when ``limit`` bounds the journal
+        self.callback: Callable[[Event], Any] = self._log.append if limit is None else self.on_event
 
     # -- recording (the subscription callback) --------------------------------------------------
     def on_event(self, event: Event) -> None:
-        """Record ``event`` (the subscription's callback)."""
+        """Record ``event`` (the subscription's callback when ``limit`` is set; :attr:`callback` is
+        the one to subscribe).  Logged, and the log filed once it holds ``limit`` events."""
+        log = self._log
+        log.append(event)
+        if len(log) >= (self.limit or 1):
+            self._sync()
+
+    def _sync(self) -> None:
+        """File the logged events into records (takes the journal's lock)."""
+        with self._lock:
+            self._file()
+
+    def _file(self) -> None:
+        """File every logged event into its record, oldest first (the journal's lock held)."""
+        log = self._log
+        while log:
+            batch = log[:]
+            del log[:len(batch)]
+            record_event = self._record_event
+            for event in batch:
+                record_event(event)
+
+    def _record_event(self, event: Event) -> None:
         message_id = event.message_id
         if message_id is None:
             return
-        with self._lock:
+        if True:
             records = self._records
             record = records.get(message_id)
             kind = event.kind
@@ -258,21 +332,21 @@ class Journal:
                     record = self._new(message_id, "dead-lettered", event)
                     source = records.get(event.origin_id) if event.origin_id is not None else None
                     if source is not None:
-                        record.source = source
-                        source.copies.append(record)
-                        source.events.append(event)
+                        record._source = source
+                        source._copies.append(record)
+                        source._events.append(event)
                 elif message_id in self._notes:  # a message the broker made itself: inject or move
                     record = self._new(message_id, "injected", event)
                 else:
                     return
             if kind == "route":
-                record.routed = event.queues
-            elif kind == "dead-letter" and record.origin == "dead-lettered" and record.routed is None:
-                record.routed = event.queues
-            record.events.append(event)
+                record._routed = event.queues
+            elif kind == "dead-letter" and record._origin == "dead-lettered" and record._routed is None:
+                record._routed = event.queues
+            record._events.append(event)
 
     def _new(self, message_id: int, origin: str, event: Event) -> MessageRecord:
-        record = MessageRecord(message_id, origin, event)
+        record = MessageRecord(message_id, origin, event, self)
         note = self._notes.pop(message_id, None)
         if note is not None:
             self._apply_note(record, *note)
@@ -285,12 +359,12 @@ class Journal:
         return record
 
     def _apply_note(self, record: MessageRecord, origin: str, source_id: int | None) -> None:
-        record.origin = origin
+        record._origin = origin
         if source_id is not None:
             source = self._records.get(source_id)
-            if source is not None and record not in source.copies:
-                record.source = source
-                source.copies.append(record)
+            if source is not None and record not in source._copies:
+                record._source = source
+                source._copies.append(record)
 
     def note(self, message_id: int, origin: str, source_id: int | None = None) -> None:
         """The broker made message ``message_id`` itself (``origin``: ``"injected"`` or ``"moved"``,
@@ -300,6 +374,7 @@ class Journal:
         if origin not in ORIGINS:
             raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, got {origin!r}")
         with self._lock:
+            self._file()
             record = self._records.get(message_id)
             if record is None:
                 self._notes[message_id] = (origin, source_id)
@@ -310,12 +385,14 @@ class Journal:
     def records(self, where: Callable[[MessageRecord], Any] | None = None) -> list[MessageRecord]:
         """Every record in the order the messages appeared (``where``: a predicate on the record)."""
         with self._lock:
+            self._file()
             found = list(self._records.values())
         return found if where is None else [r for r in found if where(r)]
 
     def get(self, message_id: int) -> MessageRecord | None:
         """The record of message ``message_id``, or None."""
         with self._lock:
+            self._file()
             return self._records.get(message_id)
 
     def published(self, exchange: str | None = None, routing_key: str | None = None,
@@ -323,7 +400,8 @@ class Journal:
         """The records of ``basic.publish``-ed messages to ``exchange`` with ``routing_key`` (None: any)
         that satisfy ``where``, in publish order."""
         with self._lock:
-            found = [r for r in self._records.values() if r.origin == "published"
+            self._file()
+            found = [r for r in self._records.values() if r._origin == "published"
                      and (exchange is None or r.exchange == exchange)
                      and (routing_key is None or r.routing_key == routing_key)]
         return found if where is None else [r for r in found if where(r)]
@@ -331,9 +409,10 @@ class Journal:
     def events(self, *kinds: str) -> list[Event]:
         """Every recorded event of ``kinds`` (none given: all), each once, in the broker's order."""
         with self._lock:
+            self._file()
             seen: dict[int, Event] = {}
             for record in self._records.values():
-                for e in record.events:
+                for e in record._events:
                     if not kinds or e.kind in kinds:
                         seen[e.seq] = e
         return [seen[seq] for seq in sorted(seen)]
@@ -341,6 +420,7 @@ class Journal:
     def clear(self) -> None:
         """Forget every record (recording goes on)."""
         with self._lock:
+            self._file()  # events logged before the clear belong to what is forgotten
             self._records.clear()
             self._notes.clear()
 
@@ -355,6 +435,7 @@ class Journal:
 
     def __len__(self) -> int:
         with self._lock:
+            self._file()
             return len(self._records)
 
     def __iter__(self) -> Iterator[MessageRecord]:
