@@ -321,29 +321,28 @@ class Journal:
         message_id = event.message_id
         if message_id is None:
             return
-        if True:
-            records = self._records
-            record = records.get(message_id)
-            kind = event.kind
-            if record is None:
-                if kind == "publish":
-                    record = self._new(message_id, "published", event)
-                elif kind == "dead-letter":
-                    record = self._new(message_id, "dead-lettered", event)
-                    source = records.get(event.origin_id) if event.origin_id is not None else None
-                    if source is not None:
-                        record._source = source
-                        source._copies.append(record)
-                        source._events.append(event)
-                elif message_id in self._notes:  # a message the broker made itself: inject or move
-                    record = self._new(message_id, "injected", event)
-                else:
-                    return
-            if kind == "route":
-                record._routed = event.queues
-            elif kind == "dead-letter" and record._origin == "dead-lettered" and record._routed is None:
-                record._routed = event.queues
-            record._events.append(event)
+        records = self._records
+        record = records.get(message_id)
+        kind = event.kind
+        if record is None:
+            if kind == "publish":
+                record = self._new(message_id, "published", event)
+            elif kind == "dead-letter":
+                record = self._new(message_id, "dead-lettered", event)
+                source = records.get(event.origin_id) if event.origin_id is not None else None
+                if source is not None:
+                    record._source = source
+                    source._copies.append(record)
+                    source._events.append(event)
+            elif message_id in self._notes:  # a message the broker made itself: inject or move
+                record = self._new(message_id, "injected", event)
+            else:
+                return
+        if kind == "route":
+            record._routed = event.queues
+        elif kind == "dead-letter" and record._origin == "dead-lettered" and record._routed is None:
+            record._routed = event.queues
+        record._events.append(event)
 
     def _new(self, message_id: int, origin: str, event: Event) -> MessageRecord:
         record = MessageRecord(message_id, origin, event, self)
