@@ -11,7 +11,6 @@ connection to one; :meth:`get_queue` and :meth:`get_exchange` included.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import threading
@@ -765,6 +764,8 @@ class Broker:
         (not from a callback, not from an event loop: use :meth:`run_until_idle_async` there).
         """
         _check_timeout(timeout)
+        import asyncio  # here, not at the top: importing minimq should not cost asyncio's import
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -786,6 +787,8 @@ class Broker:
     async def run_until_idle_async(self, timeout: float = 5.0) -> None:
         """:meth:`run_until_idle` for a coroutine: waits on the running loop without blocking it, so
         consumers on this loop keep running.  ``TimeoutError`` naming what was still busy."""
+        import asyncio
+
         _check_timeout(timeout)
         deadline = time.monotonic() + timeout
         delay = 0.0
