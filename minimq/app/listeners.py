@@ -152,7 +152,23 @@ class _Counters:
             self.failed += failed
 
 
-class ListenerContainer:
+class _Counted:
+    """What both containers report: their messages acked and failed (``_counters``)."""
+
+    _counters: _Counters
+
+    @property
+    def acked(self) -> int:
+        """Messages handled without error and acked."""
+        return self._counters.acked
+
+    @property
+    def failed(self) -> int:
+        """Messages whose conversion or handler raised, settled by the error policy."""
+        return self._counters.failed
+
+
+class ListenerContainer(_Counted):
     """Runs one :class:`Listener` on ``concurrency`` worker threads, each with its own session."""
 
     def __init__(self, transport: Transport, listener: Listener, converters: Converters | None = None, *,
@@ -164,16 +180,6 @@ class ListenerContainer:
         self._stopping = threading.Event()  # set once by stop(); workers check it between messages
         self._threads: list[threading.Thread] = []
         self._counters = _Counters()
-
-    @property
-    def acked(self) -> int:
-        """Messages handled without error and acked."""
-        return self._counters.acked
-
-    @property
-    def failed(self) -> int:
-        """Messages whose conversion or handler raised, settled by the error policy."""
-        return self._counters.failed
 
     @property
     def running(self) -> bool:
@@ -322,7 +328,7 @@ def _cancel_and_close(session: Session, tag: str) -> None:
     _close_quietly(session)
 
 
-class AsyncListenerContainer:
+class AsyncListenerContainer(_Counted):
     """Runs one :class:`Listener` on ``concurrency`` tasks of the running event loop."""
 
     def __init__(self, transport: AsyncTransport, listener: Listener, converters: Converters | None = None, *,
@@ -335,16 +341,6 @@ class AsyncListenerContainer:
         self._wake: asyncio.Event | None = None  # ends back-off sleeps early on stop
         self._tasks: list[asyncio.Task[None]] = []
         self._counters = _Counters()
-
-    @property
-    def acked(self) -> int:
-        """Messages handled without error and acked."""
-        return self._counters.acked
-
-    @property
-    def failed(self) -> int:
-        """Messages whose conversion or handler raised, settled by the error policy."""
-        return self._counters.failed
 
     @property
     def running(self) -> bool:
