@@ -203,6 +203,17 @@ class _Fifo:
 class Queue:
     """One queue of a vhost.  Created and deleted by :class:`~minimq.vhost.VirtualHost`."""
 
+    # Slots, not an instance dict: a queue has 41 attributes, past the 30 up to which CPython 3.11
+    # shares instance attribute keys, so with a dict every ``self.x`` on the hot path took the slow
+    # lookup.  Every attribute is created in ``__init__``.
+    __slots__ = ('vhost', '_kernel', 'name', 'seq', 'durable', 'exclusive_owner', 'auto_delete',
+                 'arguments', 'as_route', 'deleted', '_stalled', '_next_seq', '_consumers', '_sac_waiting',
+                 'exclusive_consumer', '_rotation', '_levels', '_level_keys', 'ever_consumed',
+                 'unacked_count', '_ready_bytes', '_ready_count', '_timer_at', '_now', '_idle_since',
+                 'message_ttl', 'expires', 'dead_letter_exchange', 'dead_letter_routing_key', 'max_length',
+                 'max_length_bytes', 'overflow', 'single_active', 'queue_type', 'delivery_limit', 'quorum',
+                 'max_priority', '_store_levels', '_plain', '_limited', '_has_ttl', "__weakref__")
+
     is_queue = True
 
     def __init__(self, vhost: QueueOwner, kernel: Kernel, name: str, seq: int, durable: bool,
