@@ -16,18 +16,14 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from .channel import Channel
 from .clock import Clock
 from .connection import Connection
-from .definitions import ImportReport, export_definitions, import_definitions
-from .drawing import to_svg
 from .errors import AMQPError, ChannelError, ConnectionForced, LoginRefused, NotAllowed, NotFound, error_for_code
 from .events import Event, Subscription
 from .exchanges import Exchange
-from .explain import Explanation, explain_publish
-from .journal import JOURNAL_KINDS, Journal, JournalDisabledError, MessageRecord
 from .kernel import Kernel
 from .message import Message, Properties
 from .names import REPLY_TO
@@ -36,15 +32,19 @@ from .policies import Policy, validate_definition
 from .publish_checks import check_properties, coerce_body
 from .queue import Queue
 from .recovery import recover_from_store
-from .redrive import MoveReport, inject_message, move_messages
-from .snapshot import Snapshot, restore_snapshot, take_snapshot
-from .stats import (BindingInfo, ChannelInfo, ConnectionInfo, ConsumerInfo, ExchangeInfo, QueueInfo,
-                    COUNTED_KINDS, StatsCollector, binding_infos, channel_infos, connection_infos, consumer_infos,
-                    exchange_infos, queue_infos)
 from .store import Store
-from .topology import Topology
 from .users import PasswordHash, User
 from .vhost import VirtualHost
+
+if TYPE_CHECKING:  # the feature modules load on first use, in the methods: `import minimq` stays light
+    from .definitions import ImportReport
+    from .explain import Explanation
+    from .journal import Journal, MessageRecord
+    from .redrive import MoveReport
+    from .snapshot import Snapshot
+    from .stats import (BindingInfo, ChannelInfo, ConnectionInfo, ConsumerInfo, ExchangeInfo, QueueInfo,
+                        StatsCollector)
+    from .topology import Topology
 
 __all__ = ["Broker", "ConnectionSummary", "MANAGEMENT_CLOSE_TEXT", "SHUTDOWN_CLOSE_TEXT"]
 
@@ -150,6 +150,7 @@ class Broker:
         """Start counting messages per queue and exchange, with rates over ``window`` seconds of the
         broker clock (an event subscriber; see :mod:`minimq.stats`).  Returns the collector; a
         second call returns the running one.  ``ValueError`` for a ``window`` that is not > 0."""
+        from .stats import COUNTED_KINDS, StatsCollector  # loaded on first use
         if self._stats is None:
             collector = StatsCollector(self._kernel.clock, window)
             collector.subscription = self.subscribe(collector.on_event, COUNTED_KINDS)
@@ -167,6 +168,7 @@ class Broker:
         """Start recording every message from now on (a :class:`~minimq.journal.Journal`, an event
         subscriber: free until called).  ``limit`` bounds the records kept (oldest forgotten first).
         Returns the journal; a second call returns the running one.  ``ValueError`` for a bad ``limit``."""
+        from .journal import JOURNAL_KINDS, Journal  # loaded on first use
         if self._journal is None:
             journal = Journal(limit)
             journal.subscription = self.subscribe(journal.callback, JOURNAL_KINDS)
@@ -189,6 +191,7 @@ class Broker:
         """The journal's records of messages ``basic.publish``-ed to ``exchange`` with ``routing_key``
         (None: any) satisfying ``where`` (a predicate on the record), in publish order.
         :class:`~minimq.journal.JournalDisabledError` when the journal is off."""
+        from .journal import JournalDisabledError  # loaded on first use
         if self._journal is None:
             raise JournalDisabledError()
         return self._journal.published(exchange, routing_key, where)
@@ -213,6 +216,7 @@ class Broker:
         ``"injected"``.  Returns False if a ``reject-publish`` limit refused it (dropped, or
         dead-lettered with ``reject-publish-dlx``, as a publish would be).  Properties are checked as a
         publish's (406 :class:`PreconditionFailed`); 404 for an unknown queue, 530 for an unknown vhost."""
+        from .redrive import inject_message  # loaded on first use
         if type(body) is not bytes:
             body = coerce_body(body)
         props, _headers, _extra, ttl = _explain_checks(properties or Properties(), len(body))
@@ -235,6 +239,7 @@ class Broker:
         the report's ``unroutable``.  Returns a :class:`~minimq.redrive.MoveReport` (``moved``: how
         many).  404 for an unknown queue or exchange, 530 for an unknown vhost, ``ValueError`` for a
         bad ``limit``."""
+        from .redrive import move_messages  # loaded on first use
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
             raise ValueError(f"limit must be an int >= 0 or None, got {limit!r}")
         if routing_key is not None and not isinstance(routing_key, str):
@@ -261,32 +266,38 @@ class Broker:
 
     def list_queues(self, vhost: str = "/") -> list[QueueInfo]:
         """``rabbitmqctl list_queues``: one record per queue, by name (format with ``format_table``)."""
+        from .stats import queue_infos  # loaded on first use
         with self._kernel:
             return queue_infos(self._vhost(vhost), self._stats)
 
     def list_exchanges(self, vhost: str = "/") -> list[ExchangeInfo]:
         """``rabbitmqctl list_exchanges``: one record per exchange, by name (the default exchange first)."""
+        from .stats import exchange_infos  # loaded on first use
         with self._kernel:
             return exchange_infos(self._vhost(vhost), self._stats)
 
     def list_bindings(self, vhost: str = "/") -> list[BindingInfo]:
         """``rabbitmqctl list_bindings``: the default exchange's implicit bindings, then the others."""
+        from .stats import binding_infos  # loaded on first use
         with self._kernel:
             return binding_infos(self._vhost(vhost))
 
     def list_consumers(self, vhost: str = "/") -> list[ConsumerInfo]:
         """``rabbitmqctl list_consumers``: every consumer, by queue name."""
+        from .stats import consumer_infos  # loaded on first use
         with self._kernel:
             return consumer_infos(self._vhost(vhost))
 
     def list_channels(self, vhost: str = "/") -> list[ChannelInfo]:
         """``rabbitmqctl list_channels``: every open channel of the connections to ``vhost``."""
+        from .stats import channel_infos  # loaded on first use
         with self._kernel:
             self._vhost(vhost)
             return channel_infos(self._connections, vhost)
 
     def list_connections(self, vhost: str = "/") -> list[ConnectionInfo]:
         """``rabbitmqctl list_connections``: every open connection to ``vhost``."""
+        from .stats import connection_infos  # loaded on first use
         with self._kernel:
             self._vhost(vhost)
             return connection_infos(self._connections, vhost)
@@ -435,11 +446,13 @@ class Broker:
         """A snapshot of ``vhost``'s exchanges, queues, bindings and consumers, with live counts
         (:class:`~minimq.topology.Topology`; draw it with ``to_svg()``, ``to_mermaid()``, ``to_dot()``
         or ``to_text()``).  Taken under the lock, so it is consistent; 530 for an unknown vhost."""
+        from .topology import Topology  # loaded on first use
         with self._kernel:
             return Topology.from_vhost(self._vhost(vhost))
 
     def _repr_svg_(self) -> str:
         """Jupyter's rich display: the default vhost's topology as SVG, with live counts."""
+        from .drawing import to_svg  # loaded on first use
         return to_svg(self.topology("/"), None, True)
 
     def explain(self, exchange: str, routing_key: str, headers: dict[str, Any] | None = None,
@@ -459,6 +472,7 @@ class Broker:
         a direct reply-to ``reply_to`` are not checked.  530 :class:`NotAllowed` for an unknown vhost;
         ``TypeError`` for a non-``str`` exchange or routing key, or a body that is not bytes.
         """
+        from .explain import explain_publish  # loaded on first use
         if not isinstance(exchange, str) or not isinstance(routing_key, str):
             raise TypeError(f"exchange and routing_key must be str, got {type(exchange).__name__} and "
                             f"{type(routing_key).__name__}")
@@ -555,10 +569,12 @@ class Broker:
         model is listed in the report's ``unsupported`` (``strict=True``: raised instead, before any
         change).  Entries without a ``vhost`` field go to ``vhost``.
         """
+        from .definitions import import_definitions  # loaded on first use
         return import_definitions(self, source, vhost=vhost, strict=strict)
 
     def export_definitions(self, vhost: str | None = None) -> dict[str, Any]:
         """The broker's state in RabbitMQ's definitions format (``vhost``: the single-vhost form)."""
+        from .definitions import export_definitions  # loaded on first use
         return export_definitions(self, vhost)
 
     # -- faults: what an operator or a failing server does to clients (docs/faults.md) ------------
@@ -694,6 +710,7 @@ class Broker:
         is consistent.  Not in it: connections, channels, consumers, unacked messages, exclusive
         queues (all belong to clients) and statistics.  Give it to :meth:`restore`, as often as wanted.
         """
+        from .snapshot import take_snapshot  # loaded on first use
         with self._kernel as kernel:
             return take_snapshot(list(self.vhosts.values()), list(self._users.values()), kernel.clock.now_ms())
 
@@ -707,6 +724,7 @@ class Broker:
         Snapshot; ``ValueError`` on a broker with a store (a restore is not a durable change the store
         could follow); 320 :class:`ConnectionForced` after :meth:`close`.
         """
+        from .snapshot import Snapshot, restore_snapshot  # loaded on first use
         if not isinstance(snapshot, Snapshot):
             raise TypeError(f"restore needs a Snapshot from Broker.snapshot(), not {type(snapshot).__name__}")
         kernel = self._kernel
