@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import pytest
 
+import minimq
 from minimq.app import App, Exchange, Headers, Queue, Reject, Requeue, Retry
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -81,12 +82,15 @@ def target(request: pytest.FixtureRequest) -> Any:
         names.cleanup()
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = LIVENESS) -> None:
-    """Liveness only: fail instead of hanging."""
+def wait_until(condition: Callable[[], bool], timeout: float = LIVENESS,
+               tick: Callable[[], None] | None = None) -> None:
+    """Liveness only: fail instead of hanging.  ``tick`` runs between looks (a manual clock's advance)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError("condition never became true")
+        if tick is not None:
+            tick()
         time.sleep(0.005)
 
 
@@ -118,7 +122,12 @@ def test_topic_listener_gets_typed_payloads_on_worker_threads(target: Any) -> No
 @pytest.mark.parametrize("policy", ["reject", "requeue", "retry"])
 def test_a_raising_handler_follows_its_error_policy(target: Any, policy: str) -> None:
     url, names = target
-    app = App(url)
+    # the retry ladder's delays are time: in process they run on a manual clock, advanced one delay
+    # per look; on the real server they pass in real time
+    clock = minimq.ManualClock() if url == "memory://" else None
+    broker = None if clock is None else minimq.Broker(clock=clock)
+    tick = None if clock is None else (lambda: clock.advance(0.1))
+    app = App(url if broker is None else broker)
     dlx = Exchange(names.exchange("dlx"), type="fanout", durable=False, auto_delete=False)
     dlq = Queue(names.queue("dlq"), durable=False)
     app.declare(dlx, dlq)
@@ -138,10 +147,14 @@ def test_a_raising_handler_follows_its_error_policy(target: Any, policy: str) ->
     with app:
         app.template.convert_and_send("", names.queues[-1], "poison")
         expected = {"reject": 1, "requeue": 3, "retry": 3}[policy]
-        wait_until(lambda: len(attempts) == expected)
+        wait_until(lambda: len(attempts) == expected, tick=tick)
         if policy != "requeue":
-            wait_until(lambda: app.template.receive_and_convert(dlq.name, timeout=0.05) == "poison")
+            wait_until(lambda: app.template.receive_and_convert(dlq.name, timeout=0.05) == "poison", tick=tick)
+        if tick is not None:
+            tick()  # past any further retry's deadline
         time.sleep(0.3)  # no further delivery arrives (a liveness margin, not a timing assertion)
+    if broker is not None:
+        broker.close()
     assert len(attempts) == expected
     if policy == "retry":
         assert [count for _, count in attempts] == [None, 1, 2]
