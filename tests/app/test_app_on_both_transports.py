@@ -9,8 +9,6 @@ the server afterwards.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import threading
 import time
 import uuid
@@ -18,20 +16,13 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import pytest
+from real_rabbitmq import need_rabbitmq
 
 import minimq
 from minimq.app import App, Exchange, Headers, Queue, Reject, Requeue, Retry
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 LIVENESS = 30.0
-
-
-def _rabbitmq_answers() -> str | None:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=1.0):
-            return None
-    except OSError as error:
-        return f"RabbitMQ not reachable at 127.0.0.1:5672 ({error})"
 
 
 class Names:
@@ -71,11 +62,7 @@ def target(request: pytest.FixtureRequest) -> Any:
     if request.param == "memory":
         yield "memory://", names
         return
-    why = _rabbitmq_answers()
-    if why:
-        if os.environ.get("MINIMQ_REQUIRE_RABBITMQ") == "1":
-            pytest.fail("MINIMQ_REQUIRE_RABBITMQ=1 but " + why)
-        pytest.skip(why)
+    need_rabbitmq()
     try:
         yield AMQP_URL, names
     finally:

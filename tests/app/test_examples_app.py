@@ -13,7 +13,6 @@ import asyncio
 import importlib.util
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from types import ModuleType
 from typing import Any, Callable, Iterator
 
 import pytest
+from real_rabbitmq import need_rabbitmq
 
 from minimq import Broker, ManualClock
 from minimq.app import AsyncTemplate, Template
@@ -34,23 +34,6 @@ EXAMPLES = ROOT / "examples" / "app"
 RABBIT = "amqp://guest:guest@127.0.0.1:5672/"
 LIVENESS = 30.0
 TARGETS = ["memory", "amqp"]
-
-
-def rabbitmq_answers() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=1.0):
-            return True
-    except OSError:
-        return False
-
-
-def need_rabbitmq() -> None:
-    if rabbitmq_answers():
-        return
-    why = "RabbitMQ does not answer on 127.0.0.1:5672"
-    if os.environ.get("MINIMQ_REQUIRE_RABBITMQ") == "1":
-        pytest.fail("MINIMQ_REQUIRE_RABBITMQ=1 but " + why)
-    pytest.skip(why)
 
 
 def delete_on_rabbitmq(queues: Iterator[str] | tuple[str, ...], exchanges: Iterator[str] | tuple[str, ...]) -> None:

@@ -11,12 +11,11 @@ Names are unique per test and queues left on RabbitMQ are deleted afterwards.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import uuid
 from typing import Any, Awaitable, Callable
 
 import pytest
+from real_rabbitmq import need_rabbitmq
 
 import minimq
 from minimq import Broker, Properties
@@ -31,23 +30,6 @@ RABBIT = "amqp://guest:guest@127.0.0.1:5672/%2F"
 CLOSED = "amqp://guest:guest@127.0.0.1:1/%2F"  # nothing listens on port 1
 LIVENESS = 30.0
 NO_WAIT = Backoff(rounds=1, initial=0.0, maximum=0.0)
-
-
-def rabbitmq_answers() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=1.0):
-            return True
-    except OSError:
-        return False
-
-
-def need_rabbitmq() -> None:
-    if rabbitmq_answers():
-        return
-    why = "RabbitMQ does not answer on 127.0.0.1:5672"
-    if os.environ.get("MINIMQ_REQUIRE_RABBITMQ") == "1":
-        pytest.fail("MINIMQ_REQUIRE_RABBITMQ=1 but " + why)
-    pytest.skip(why)
 
 
 def run(coro: Awaitable[Any]) -> Any:

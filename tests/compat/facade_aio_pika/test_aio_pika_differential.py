@@ -11,12 +11,11 @@ against a shared server do not collide.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import uuid
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import pytest
+from real_rabbitmq import need_rabbitmq
 
 aio_pika = pytest.importorskip("aio_pika")
 import aiormq.exceptions  # noqa: E402
@@ -26,14 +25,6 @@ from minimq.compat.aio_pika import install, uninstall  # noqa: E402
 
 URL = "amqp://guest:guest@127.0.0.1:5672/"
 LIVENESS = 60.0
-
-
-def _rabbitmq_answers() -> str | None:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=1.0):
-            return None
-    except OSError as error:
-        return f"RabbitMQ not reachable at 127.0.0.1:5672 ({error})"
 
 
 @pytest.fixture(params=["minimq", "rabbitmq"])
@@ -46,11 +37,7 @@ def target(request: pytest.FixtureRequest) -> Any:
         uninstall()
         broker.close()
         return
-    why = _rabbitmq_answers()
-    if why:
-        if os.environ.get("MINIMQ_REQUIRE_RABBITMQ") == "1":
-            pytest.fail("MINIMQ_REQUIRE_RABBITMQ=1 but " + why)
-        pytest.skip(why)
+    need_rabbitmq()
     yield request.param
 
 
