@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from app_helpers import publish, ready, unacked
 
 from minimq import Broker, ManualClock, Properties
 from minimq.app import App, DeclarationError, Headers, Inbound, Queue, Reject, Requeue, Retry
@@ -25,20 +26,6 @@ async def eventually(condition, timeout=LIVENESS):
         if time.monotonic() > deadline:
             raise AssertionError("condition never became true")
         await asyncio.sleep(0.002)
-
-
-def ready(broker, queue):
-    return next(q.messages_ready for q in broker.list_queues() if q.name == queue)
-
-
-def unacked(broker, queue):
-    return next(q.messages_unacknowledged for q in broker.list_queues() if q.name == queue)
-
-
-def publish(broker, queue, body, **properties):
-    ch = broker.channel()
-    ch.basic_publish("", queue, body, Properties(**properties) if properties else None)
-    ch.close()
 
 
 @dataclasses.dataclass

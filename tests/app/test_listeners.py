@@ -9,6 +9,7 @@ from typing import Optional, TypedDict
 
 import pydantic
 import pytest
+from app_helpers import publish, ready, unacked
 
 import minimq
 from minimq import Broker, ManualClock, Properties
@@ -26,20 +27,6 @@ def eventually(condition, timeout=LIVENESS):
         if time.monotonic() > deadline:
             raise AssertionError("condition never became true")
         time.sleep(0.002)
-
-
-def ready(broker, queue):
-    return next(q.messages_ready for q in broker.list_queues() if q.name == queue)
-
-
-def unacked(broker, queue):
-    return next(q.messages_unacknowledged for q in broker.list_queues() if q.name == queue)
-
-
-def publish(broker, queue, body, **properties):
-    ch = broker.channel()
-    ch.basic_publish("", queue, body, Properties(**properties) if properties else None)
-    ch.close()
 
 
 @dataclasses.dataclass
