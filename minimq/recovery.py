@@ -16,7 +16,7 @@ and arm their timer.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 from .exchanges import EXCHANGE_TYPES
 from .kernel import Kernel

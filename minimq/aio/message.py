@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Protocol
 
 from ..errors import ChannelClosed
 from ..message import Delivery as CoreDelivery

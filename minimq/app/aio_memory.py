@@ -34,13 +34,11 @@ from ..message import ConsumerCancelled, Delivery, Properties, Returned
 from ..aio import Connection, connect
 from ..aio.pump import EventPump
 from .declarations import Binding, Declarable, Exchange, Queue
-from .memory import inbound
-from .messages import Inbound, ReturnedMessage
+from .memory import inbound, returned_message
+from .messages import Inbound
 from .transport import REPLY_TO, PublishResult
 
 __all__ = ["AsyncMemoryTransport", "AsyncMemorySession"]
-
-_EMPTY = Properties()
 
 
 class AsyncMemorySession:
@@ -144,9 +142,7 @@ class AsyncMemorySession:
         future = self.connection.loop.create_future()
         self._returns.append(future)
         returned: Returned = await future
-        return PublishResult(True, ReturnedMessage(returned.reply_code, returned.reply_text, returned.exchange,
-                                                   returned.routing_key, returned.body,
-                                                   returned.properties or _EMPTY))
+        return PublishResult(True, returned_message(returned))
 
     async def consume(self, queue: str, prefetch: int = 0, auto_ack: bool = False, exclusive: bool = False) -> str:
         """Start a consumer (``basic.qos`` ``prefetch`` first, when given); returns its tag."""

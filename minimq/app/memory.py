@@ -32,6 +32,12 @@ _ACKED = PublishResult(True)
 _NACKED = PublishResult(False)
 
 
+def returned_message(returned: Returned) -> ReturnedMessage:
+    """A core ``basic.return`` as the application API's :class:`ReturnedMessage`."""
+    return ReturnedMessage(returned.reply_code, returned.reply_text, returned.exchange, returned.routing_key,
+                           returned.body, returned.properties or _EMPTY)
+
+
 def inbound(delivery: Delivery, session: Any) -> Inbound:
     """A core delivery as the application API's :class:`Inbound`."""
     message = delivery.message
@@ -92,9 +98,7 @@ class MemorySession:
         outcome = self._pub.basic_publish(exchange, routing_key, body, properties, mandatory=mandatory)
         if not returned:
             return _NACKED if outcome is PublishOutcome.NACKED else _ACKED
-        r = returned.pop()
-        back = ReturnedMessage(r.reply_code, r.reply_text, r.exchange, r.routing_key, r.body, r.properties or _EMPTY)
-        return PublishResult(outcome is not PublishOutcome.NACKED, back)
+        return PublishResult(outcome is not PublishOutcome.NACKED, returned_message(returned.pop()))
 
     def _publish_request(self, exchange: str, routing_key: str, body: bytes, properties: Properties,
                          mandatory: bool) -> PublishResult:
